@@ -1,0 +1,46 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Runs sweeps of denoising autoencoders described by TOML experiment files.
+///
+/// Each EXPERIMENT file expands into runs (every combination of its [sweep] lists);
+/// results go to OUT/<experiment>/<run_id>/.
+#[derive(Debug, Parser)]
+#[command(name = "runner", version, about, long_about = None)]
+pub struct Args {
+    /// Experiment files (TOML) to run, in order.
+    #[arg(value_name = "EXPERIMENT", required = true)]
+    pub experiments: Vec<PathBuf>,
+
+    /// Print the expanded runs as a table and their count; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Override a setting or sweep axis, e.g. `train.epochs=2` or `sweep.seed=[1,2]`.
+    /// Repeatable; VALUE is TOML (a bare word is taken as a string).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Folder that receives OUT/<experiment>/...
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    pub out: PathBuf,
+
+    /// Runs trained at the same time (default: the number of cores).
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Where data sets are looked for and stored (default: $RUNNER_DATA_DIR, else data/).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Print only errors.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more (repeat for even more).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}

@@ -1,0 +1,83 @@
+//! Experiment files: parse, validate, expand into runs.
+//!
+//! An experiment file holds fixed settings (`[data]`, `[train]`) and a `[sweep]`; every
+//! combination of the sweep's lists (and each row of its zip groups) is one run with a
+//! fully resolved [`RunConfig`], written next to its results as `config.toml`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::DatasetName;
+
+/// How weights and biases are drawn before training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Init {
+    /// U(-init_scale, init_scale) for weights and biases, as the tutorial did.
+    Uniform,
+    /// Glorot/Xavier uniform for weights (scaled by init_scale), zero biases.
+    Xavier,
+}
+
+/// Activation of the hidden layers; the output layer is always sigmoid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Activation {
+    Sigmoid,
+    Relu,
+    Tanh,
+}
+
+/// The fully resolved settings of one run: everything its results depend on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub data: DataSettings,
+    pub train: TrainSettings,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSettings {
+    pub dataset: DatasetName,
+    /// Cap on the training set (after the 5000 validation images are held out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_examples: Option<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSettings {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub init: Init,
+    pub init_scale: f64,
+    pub activation: Activation,
+    /// Encoder widths; the decoder mirrors them back to the input size.
+    pub hidden: Vec<usize>,
+    pub noise_level: f64,
+    pub learning_rate: f64,
+    pub seed: u64,
+}
+
+impl Default for RunConfig {
+    /// The tutorial's settings.
+    fn default() -> Self {
+        RunConfig {
+            data: DataSettings {
+                dataset: DatasetName::Mnist,
+                train_examples: None,
+            },
+            train: TrainSettings {
+                epochs: 20,
+                batch_size: 100,
+                init: Init::Uniform,
+                init_scale: 1.0,
+                activation: Activation::Sigmoid,
+                hidden: vec![256],
+                noise_level: 0.6,
+                learning_rate: 0.01,
+                seed: 1,
+            },
+        }
+    }
+}

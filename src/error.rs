@@ -1,0 +1,33 @@
+//! Errors that decide the exit code.
+//!
+//! Anything the user can fix by editing their input (a bad experiment file, a bad flag,
+//! data that cannot be had) is an [`InputError`] and exits with 2; every other error
+//! (a run that failed, a check that failed) exits with 1.
+
+use std::fmt;
+
+/// A problem with what the user gave us; the message says where and how to fix it.
+#[derive(Debug)]
+pub struct InputError(pub String);
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// Builds an `anyhow::Error` that exits with code 2.
+pub fn input_error(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(InputError(message.into()))
+}
+
+/// Exit code for an error that ended the program: 2 for bad input, 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    if err.chain().any(|e| e.is::<InputError>()) {
+        2
+    } else {
+        1
+    }
+}

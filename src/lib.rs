@@ -1,0 +1,16 @@
+//! runner: a config-driven experiment runner for denoising autoencoders.
+//!
+//! The crate is split by concept so that a reader finds a behaviour by its name:
+//! `config` (parse, validate, expand), `data` (datasets and their sources),
+//! `model` (the autoencoder and its optimizer on dfdx), `train` (one run),
+//! `schedule` (many runs), `report` (CSV, PNG, plots).
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod model;
+pub mod report;
+pub mod schedule;
+pub mod train;

@@ -1,0 +1,1 @@
+//! The denoising autoencoder and its optimizer on dfdx.

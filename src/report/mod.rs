@@ -1,0 +1,1 @@
+//! Result files: CSV, PNG, plots.

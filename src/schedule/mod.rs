@@ -1,0 +1,1 @@
+//! Many runs: parallel, resumable, failure-isolated.
