@@ -81,3 +81,55 @@ impl Default for RunConfig {
         }
     }
 }
+
+mod expand;
+mod parse;
+pub mod settings;
+mod source;
+
+use std::path::Path;
+
+/// One experiment file, expanded.
+#[derive(Clone, Debug)]
+pub struct Experiment {
+    pub name: String,
+    pub description: Option<String>,
+    /// Swept keys, in the order ids and tables show them.
+    pub axes: Vec<String>,
+    pub runs: Vec<Run>,
+}
+
+/// One run of an experiment.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// Stable, readable and filesystem-safe: built from the swept values.
+    pub id: String,
+    /// `(axis key, value as shown)` for each swept key, in `Experiment::axes` order.
+    pub values: Vec<(String, String)>,
+    pub config: RunConfig,
+}
+
+/// Reads, overrides, checks and expands an experiment file. Every problem is an
+/// input error (exit code 2) that names the file, the place and the key.
+pub fn load(path: &Path, overrides: &[String]) -> anyhow::Result<Experiment> {
+    expand::expand(parse::parse(path, overrides)?)
+}
+
+/// The candidate closest to `word`, if it is close enough to be a likely typo.
+pub fn suggest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (strsim::damerau_levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+impl RunConfig {
+    /// The resolved settings as written to each run's `config.toml`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a RunConfig always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,401 @@
+//! From an experiment file and `--set` overrides to checked tables: unknown keys, wrong
+//! shapes and conflicting axes are found here, before anything runs or is written.
+
+use std::path::Path;
+
+use toml::{Table, Value};
+
+use super::settings::{self, Draft, DATA_KEYS, TRAIN_KEYS};
+use super::source::{KeyPath, Source};
+use crate::error::input_error;
+
+const TOP_KEYS: &[&str] = &["name", "description", "data", "train", "sweep"];
+
+/// One sweep axis: a setting and the values it takes.
+#[derive(Clone, Debug)]
+pub struct Axis {
+    pub key: String,
+    pub values: Vec<Value>,
+    /// Where the list was written, for messages.
+    pub path: KeyPath,
+}
+
+/// An experiment file after overrides and checks, ready to expand.
+pub struct Parsed {
+    pub name: String,
+    pub description: Option<String>,
+    pub base: Draft,
+    /// Axes that combine as a product.
+    pub product: Vec<Axis>,
+    /// Groups of axes that vary together, row by row.
+    pub zips: Vec<Vec<Axis>>,
+    pub source: Source,
+}
+
+/// Reads `path`, applies `overrides` (`KEY=VALUE`), and checks everything but the
+/// combinations themselves.
+pub fn parse(path: &Path, overrides: &[String]) -> anyhow::Result<Parsed> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        input_error(format!(
+            "cannot read experiment file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let mut table: Table = text.parse().map_err(|e: toml::de::Error| {
+        input_error(format!(
+            "{}: not valid TOML: {}",
+            path.display(),
+            e.to_string().trim_end()
+        ))
+    })?;
+    let mut source = Source::new(path, &text);
+    for arg in overrides {
+        apply_override(&mut table, &mut source, arg)?;
+    }
+    check_keys(&table, &source)?;
+    let name = experiment_name(&table, path, &source)?;
+    let description = match table.get("description") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            return Err(bad(
+                &source,
+                &KeyPath::parse("description"),
+                &format!("must be a string, got {other}"),
+            ))
+        }
+    };
+    let base = base_settings(&table, &source)?;
+    let (product, zips) = sweep_axes(&table, &source)?;
+    check_axis_conflicts(&table, &product, &zips, &source)?;
+    for axis in product.iter().chain(zips.iter().flatten()) {
+        check_axis_values(&base, axis, &source)?;
+    }
+    Ok(Parsed {
+        name,
+        description,
+        base,
+        product,
+        zips,
+        source,
+    })
+}
+
+/// The message for a bad key: where it is, which key, what is wrong.
+pub fn bad(source: &Source, path: &KeyPath, problem: &str) -> anyhow::Error {
+    input_error(format!("{}: `{path}` {problem}", source.locate(path)))
+}
+
+/// `--set KEY=VALUE`: VALUE is TOML, or a plain string when it does not parse as TOML.
+/// An override wins everywhere: setting `train.seed` removes a `seed` axis, and setting
+/// `sweep.seed` removes a fixed `train.seed`.
+fn apply_override(table: &mut Table, source: &mut Source, arg: &str) -> anyhow::Result<()> {
+    let Some((key, raw)) = arg.split_once('=') else {
+        return Err(input_error(format!(
+            "--set {arg}: expected KEY=VALUE, e.g. --set train.epochs=2 or --set sweep.seed=[1,2]"
+        )));
+    };
+    let key = key.trim();
+    let value = parse_value(raw.trim());
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(input_error(format!(
+            "--set {arg}: `{key}` is not a valid key"
+        )));
+    }
+    if let [section, setting] = parts[..] {
+        forget_elsewhere(table, section, setting);
+    }
+    let (last, parents) = parts.split_last().expect("split yields one part at least");
+    let mut t = &mut *table;
+    for p in parents {
+        let entry = t
+            .entry(p.to_string())
+            .or_insert_with(|| Value::Table(Table::new()));
+        t = match entry {
+            Value::Table(inner) => inner,
+            _ => {
+                return Err(input_error(format!(
+                    "--set {arg}: `{p}` is not a table, so `{key}` cannot be set"
+                )))
+            }
+        };
+    }
+    t.insert(last.to_string(), value);
+    source.note_override(key, arg);
+    Ok(())
+}
+
+fn parse_value(raw: &str) -> Value {
+    format!("v = {raw}")
+        .parse::<Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| Value::String(raw.to_string()))
+}
+
+/// Removes `setting` from the places other than `section` where it may be given.
+fn forget_elsewhere(table: &mut Table, section: &str, setting: &str) {
+    for other in ["data", "train", "sweep"] {
+        if other != section {
+            if let Some(Value::Table(t)) = table.get_mut(other) {
+                t.remove(setting);
+            }
+        }
+    }
+    let zips = table
+        .get_mut("sweep")
+        .and_then(|s| s.as_table_mut())
+        .and_then(|s| s.get_mut("zip"))
+        .and_then(|z| z.as_array_mut());
+    if let Some(groups) = zips {
+        for g in groups.iter_mut() {
+            if let Some(t) = g.as_table_mut() {
+                t.remove(setting);
+            }
+        }
+        groups.retain(|g| g.as_table().is_none_or(|t| !t.is_empty()));
+    }
+}
+
+fn check_keys(table: &Table, source: &Source) -> anyhow::Result<()> {
+    let root = KeyPath::default();
+    check_known(table, TOP_KEYS, &root, source)?;
+    for (section, keys) in [("data", DATA_KEYS), ("train", TRAIN_KEYS)] {
+        if let Some(v) = table.get(section) {
+            let t = as_table(v, &root.key(section), source)?;
+            check_known(t, keys, &root.key(section), source)?;
+        }
+    }
+    if let Some(v) = table.get("sweep") {
+        let path = root.key("sweep");
+        let sweep = as_table(v, &path, source)?;
+        let keys: Vec<&str> = settings::axis_keys().collect();
+        check_known_excluding(sweep, &keys, "zip", &path, source)?;
+        for (i, group) in zip_groups(sweep, source)?.iter().enumerate() {
+            check_known(group, &keys, &path.key("zip").index(i), source)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_known(t: &Table, known: &[&str], at: &KeyPath, source: &Source) -> anyhow::Result<()> {
+    check_known_excluding(t, known, "", at, source)
+}
+
+fn check_known_excluding(
+    t: &Table,
+    known: &[&str],
+    also: &str,
+    at: &KeyPath,
+    source: &Source,
+) -> anyhow::Result<()> {
+    for key in t.keys() {
+        if known.contains(&key.as_str()) || key == also {
+            continue;
+        }
+        let mut candidates: Vec<&str> = known.to_vec();
+        if !also.is_empty() {
+            candidates.push(also);
+        }
+        let hint = match super::suggest(key, candidates.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("valid keys here: {}", candidates.join(", ")),
+        };
+        return Err(bad(
+            source,
+            &at.key(key),
+            &format!("is not a known key; {hint}"),
+        ));
+    }
+    Ok(())
+}
+
+fn as_table<'a>(v: &'a Value, path: &KeyPath, source: &Source) -> anyhow::Result<&'a Table> {
+    v.as_table()
+        .ok_or_else(|| bad(source, path, "must be a table, e.g. a [section] header"))
+}
+
+fn zip_groups<'a>(sweep: &'a Table, source: &Source) -> anyhow::Result<Vec<&'a Table>> {
+    let path = KeyPath::parse("sweep.zip");
+    let Some(z) = sweep.get("zip") else {
+        return Ok(Vec::new());
+    };
+    let shape = "must be a list of tables, written as [[sweep.zip]] sections";
+    let groups = z.as_array().ok_or_else(|| bad(source, &path, shape))?;
+    groups
+        .iter()
+        .map(|g| g.as_table().ok_or_else(|| bad(source, &path, shape)))
+        .collect()
+}
+
+fn experiment_name(table: &Table, path: &Path, source: &Source) -> anyhow::Result<String> {
+    let key = KeyPath::parse("name");
+    let name = match table.get("name") {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => return Err(bad(source, &key, &format!("must be a string, got {other}"))),
+        None => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let safe = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if safe {
+        Ok(name)
+    } else {
+        Err(bad(
+            source,
+            &key,
+            &format!(
+                "\"{name}\" cannot be a folder name under --out: use letters, digits, '-', '_' and '.', not starting with '.' (no '/', no '..')"
+            ),
+        ))
+    }
+}
+
+fn base_settings(table: &Table, source: &Source) -> anyhow::Result<Draft> {
+    let mut draft = Draft::default();
+    for section in ["data", "train"] {
+        let Some(Value::Table(t)) = table.get(section) else {
+            continue;
+        };
+        for (key, value) in t {
+            let path = KeyPath::parse(section).key(key);
+            settings::apply(&mut draft, key, value).map_err(|e| bad(source, &path, &e))?;
+        }
+    }
+    Ok(draft)
+}
+
+fn sweep_axes(table: &Table, source: &Source) -> anyhow::Result<(Vec<Axis>, Vec<Vec<Axis>>)> {
+    let Some(Value::Table(sweep)) = table.get("sweep") else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let root = KeyPath::parse("sweep");
+    let mut product = Vec::new();
+    for (key, value) in sweep.iter().filter(|(k, _)| *k != "zip") {
+        product.push(axis(key, value, root.key(key), source)?);
+    }
+    let mut zips = Vec::new();
+    for (i, group) in zip_groups(sweep, source)?.into_iter().enumerate() {
+        let at = root.key("zip").index(i);
+        let axes = group
+            .iter()
+            .map(|(key, value)| axis(key, value, at.key(key), source))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        check_zip_lengths(&axes, source)?;
+        if !axes.is_empty() {
+            zips.push(axes);
+        }
+    }
+    Ok((product, zips))
+}
+
+fn axis(key: &str, value: &Value, path: KeyPath, source: &Source) -> anyhow::Result<Axis> {
+    let values = match value {
+        Value::Array(items) if items.is_empty() => {
+            return Err(bad(
+                source,
+                &path,
+                "is an empty list: give at least one value, or remove the axis",
+            ))
+        }
+        Value::Array(items) => items.clone(),
+        // A single value is a one-value axis, handy on the command line: --set sweep.seed=3
+        other => vec![other.clone()],
+    };
+    Ok(Axis {
+        key: key.to_string(),
+        values,
+        path,
+    })
+}
+
+fn check_zip_lengths(axes: &[Axis], source: &Source) -> anyhow::Result<()> {
+    let Some(first) = axes.first() else {
+        return Ok(());
+    };
+    for a in axes {
+        if a.values.len() != first.values.len() {
+            return Err(bad(
+                source,
+                &a.path,
+                &format!(
+                    "has {} values but `{}` in the same zip group has {}: the lists of one zip group vary together and need equal lengths",
+                    a.values.len(),
+                    first.key,
+                    first.values.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_axis_conflicts(
+    table: &Table,
+    product: &[Axis],
+    zips: &[Vec<Axis>],
+    source: &Source,
+) -> anyhow::Result<()> {
+    let all: Vec<&Axis> = product.iter().chain(zips.iter().flatten()).collect();
+    for (i, a) in all.iter().enumerate() {
+        if let Some(b) = all[..i].iter().find(|b| b.key == a.key) {
+            return Err(bad(
+                source,
+                &a.path,
+                &format!(
+                    "is swept twice (also at `{}`, {}): give each axis in one place only",
+                    b.path,
+                    source.locate(&b.path)
+                ),
+            ));
+        }
+        for section in ["data", "train"] {
+            let fixed = table
+                .get(section)
+                .and_then(|t| t.as_table())
+                .is_some_and(|t| t.contains_key(&a.key));
+            if fixed {
+                let fixed_path = KeyPath::parse(section).key(&a.key);
+                return Err(bad(
+                    source,
+                    &a.path,
+                    &format!(
+                        "is swept but also fixed at `{fixed_path}` ({}): remove one of them",
+                        source.locate(&fixed_path)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_axis_values(base: &Draft, axis: &Axis, source: &Source) -> anyhow::Result<()> {
+    for (i, value) in axis.values.iter().enumerate() {
+        let mut d = base.clone();
+        let value = axis_value(&axis.key, value);
+        settings::apply(&mut d, &axis.key, &value).map_err(|e| {
+            bad(
+                source,
+                &axis.path,
+                &format!("value {} ({}): {e}", i + 1, value),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// In a `hidden` axis a bare width stands for a one-layer list: `hidden = [256, 512]`
+/// sweeps two single-layer models.
+pub fn axis_value(key: &str, value: &Value) -> Value {
+    match value {
+        Value::Integer(_) if key == "hidden" => Value::Array(vec![value.clone()]),
+        other => other.clone(),
+    }
+}

@@ -1,0 +1,334 @@
+//! The settings a run can have, and how a TOML value becomes one of them.
+//!
+//! Fixed settings (`[data]`, `[train]`), sweep values and `--set` overrides all pass
+//! through [`apply`], so a value is checked the same way wherever it was written.
+
+use toml::Value;
+
+use super::{Activation, Init, RunConfig};
+use crate::data::DatasetName;
+
+/// Keys of the `[data]` table.
+pub const DATA_KEYS: &[&str] = &["dataset", "train_examples"];
+
+/// Keys of the `[train]` table; `depth` selects the first `depth` widths of `hidden`.
+pub const TRAIN_KEYS: &[&str] = &[
+    "hidden",
+    "depth",
+    "activation",
+    "init",
+    "init_scale",
+    "noise_level",
+    "learning_rate",
+    "batch_size",
+    "epochs",
+    "seed",
+];
+
+/// Every key that may be a sweep axis, in the order run ids and tables list them.
+pub fn axis_keys() -> impl Iterator<Item = &'static str> {
+    DATA_KEYS.iter().chain(TRAIN_KEYS).copied()
+}
+
+/// Short prefix of a key in run ids (`h256_noise0.6_lr0.01_seed2`).
+pub fn id_prefix(key: &str) -> &'static str {
+    match key {
+        "dataset" => "",
+        "train_examples" => "n",
+        "hidden" => "h",
+        "depth" => "depth",
+        "activation" => "",
+        "init" => "",
+        "init_scale" => "scale",
+        "noise_level" => "noise",
+        "learning_rate" => "lr",
+        "batch_size" => "bs",
+        "epochs" => "ep",
+        "seed" => "seed",
+        _ => "",
+    }
+}
+
+/// A run's settings while they are being assembled: `depth` is resolved at the end.
+#[derive(Clone, Debug, Default)]
+pub struct Draft {
+    pub config: RunConfig,
+    pub depth: Option<usize>,
+}
+
+/// Sets `key` from `value`, or says what is wrong with the value.
+pub fn apply(draft: &mut Draft, key: &str, value: &Value) -> Result<(), String> {
+    let c = &mut draft.config;
+    match key {
+        "dataset" => c.data.dataset = dataset(value)?,
+        "train_examples" => c.data.train_examples = Some(positive(value)?),
+        "hidden" => c.train.hidden = widths(value)?,
+        "depth" => draft.depth = Some(positive(value)?),
+        "activation" => c.train.activation = activation(value)?,
+        "init" => c.train.init = init(value)?,
+        "init_scale" => c.train.init_scale = positive_float(value)?,
+        "noise_level" => c.train.noise_level = non_negative_float(value)?,
+        "learning_rate" => c.train.learning_rate = positive_float(value)?,
+        "batch_size" => c.train.batch_size = positive(value)?,
+        "epochs" => c.train.epochs = positive(value)?,
+        "seed" => c.train.seed = seed(value)?,
+        _ => return Err(format!("`{key}` is not a setting")),
+    }
+    Ok(())
+}
+
+/// Resolves `depth` against `hidden` into the final config.
+pub fn finish(draft: Draft) -> Result<RunConfig, String> {
+    let mut config = draft.config;
+    if let Some(depth) = draft.depth {
+        let n = config.train.hidden.len();
+        if depth > n {
+            return Err(format!(
+                "depth = {depth} needs at least {depth} widths in `hidden`, which has {n} ({})",
+                show_widths(&config.train.hidden)
+            ));
+        }
+        config.train.hidden.truncate(depth);
+    }
+    Ok(config)
+}
+
+/// How a value appears in a run id and in tables: compact and filesystem-safe.
+pub fn display(key: &str, value: &Value) -> String {
+    let raw = match value {
+        Value::String(s) => s.clone(),
+        Value::Integer(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Array(items) if key == "hidden" => items
+            .iter()
+            .map(|v| display(key, v))
+            .collect::<Vec<_>>()
+            .join("-"),
+        other => other.to_string(),
+    };
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+pub fn show_widths(widths: &[usize]) -> String {
+    let parts: Vec<String> = widths.iter().map(|w| w.to_string()).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+fn describe(value: &Value) -> String {
+    let kind = match value {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a float",
+        Value::Boolean(_) => "a boolean",
+        Value::Datetime(_) => "a date",
+        Value::Array(_) => "a list",
+        Value::Table(_) => "a table",
+    };
+    format!("{kind} ({value})")
+}
+
+fn positive(value: &Value) -> Result<usize, String> {
+    match value {
+        Value::Integer(i) if *i >= 1 => Ok(*i as usize),
+        Value::Integer(i) => Err(format!("must be at least 1, got {i}")),
+        other => Err(format!(
+            "expected a positive integer, got {}",
+            describe(other)
+        )),
+    }
+}
+
+fn seed(value: &Value) -> Result<u64, String> {
+    match value {
+        Value::Integer(i) if *i >= 0 => Ok(*i as u64),
+        other => Err(format!(
+            "expected a non-negative integer, got {}",
+            describe(other)
+        )),
+    }
+}
+
+fn float(value: &Value) -> Result<f64, String> {
+    let f = match value {
+        Value::Float(f) => *f,
+        Value::Integer(i) => *i as f64,
+        other => return Err(format!("expected a number, got {}", describe(other))),
+    };
+    if f.is_finite() {
+        Ok(f)
+    } else {
+        Err(format!("must be a finite number, got {f}"))
+    }
+}
+
+fn positive_float(value: &Value) -> Result<f64, String> {
+    let f = float(value)?;
+    if f > 0.0 {
+        Ok(f)
+    } else {
+        Err(format!("must be greater than 0, got {f}"))
+    }
+}
+
+fn non_negative_float(value: &Value) -> Result<f64, String> {
+    let f = float(value)?;
+    if f >= 0.0 {
+        Ok(f)
+    } else {
+        Err(format!("must be 0 or more, got {f}"))
+    }
+}
+
+fn widths(value: &Value) -> Result<Vec<usize>, String> {
+    let items = match value {
+        Value::Integer(_) => return Ok(vec![positive(value)?]),
+        Value::Array(items) => items,
+        other => {
+            return Err(format!(
+                "expected a list of layer widths such as [256, 128], got {}",
+                describe(other)
+            ))
+        }
+    };
+    if items.is_empty() {
+        return Err("needs at least one layer width, e.g. [256]".into());
+    }
+    items
+        .iter()
+        .map(|v| positive(v).map_err(|e| format!("layer width {e}")))
+        .collect()
+}
+
+fn choice<T: Copy>(value: &Value, options: &[(&str, T)]) -> Result<T, String> {
+    let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+    let Value::String(s) = value else {
+        return Err(format!(
+            "expected one of {}, got {}",
+            quoted(&names),
+            describe(value)
+        ));
+    };
+    if let Some((_, t)) = options.iter().find(|(n, _)| n == s) {
+        return Ok(*t);
+    }
+    let hint = super::suggest(s, names.iter().copied())
+        .map(|n| format!(" (did you mean \"{n}\"?)"))
+        .unwrap_or_default();
+    Err(format!("\"{s}\" is not one of {}{hint}", quoted(&names)))
+}
+
+fn quoted(names: &[&str]) -> String {
+    let q: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    q.join(", ")
+}
+
+fn dataset(value: &Value) -> Result<DatasetName, String> {
+    choice(
+        value,
+        &[
+            ("mnist", DatasetName::Mnist),
+            ("fashion-mnist", DatasetName::FashionMnist),
+        ],
+    )
+}
+
+fn activation(value: &Value) -> Result<Activation, String> {
+    choice(
+        value,
+        &[
+            ("sigmoid", Activation::Sigmoid),
+            ("relu", Activation::Relu),
+            ("tanh", Activation::Tanh),
+        ],
+    )
+}
+
+fn init(value: &Value) -> Result<Init, String> {
+    choice(
+        value,
+        &[("uniform", Init::Uniform), ("xavier", Init::Xavier)],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(key: &str, toml_value: &str) -> Result<Draft, String> {
+        let value: Value = toml::from_str::<toml::Table>(&format!("v = {toml_value}"))
+            .expect("test value parses")
+            .remove("v")
+            .expect("v present");
+        let mut d = Draft::default();
+        apply(&mut d, key, &value).map(|_| d)
+    }
+
+    #[test]
+    fn accepts_valid_values() {
+        assert_eq!(
+            set("hidden", "[256, 128]").unwrap().config.train.hidden,
+            vec![256, 128]
+        );
+        assert_eq!(set("hidden", "64").unwrap().config.train.hidden, vec![64]);
+        assert_eq!(
+            set("learning_rate", "1")
+                .unwrap()
+                .config
+                .train
+                .learning_rate,
+            1.0
+        );
+        assert_eq!(
+            set("dataset", "\"fashion-mnist\"")
+                .unwrap()
+                .config
+                .data
+                .dataset,
+            DatasetName::FashionMnist
+        );
+    }
+
+    #[test]
+    fn rejects_wrong_types_and_ranges() {
+        assert!(set("epochs", "0").unwrap_err().contains("at least 1"));
+        assert!(set("epochs", "\"20\"")
+            .unwrap_err()
+            .contains("positive integer"));
+        assert!(set("learning_rate", "-0.1")
+            .unwrap_err()
+            .contains("greater than 0"));
+        assert!(set("noise_level", "-1").unwrap_err().contains("0 or more"));
+        assert!(set("hidden", "[]").unwrap_err().contains("at least one"));
+        assert!(set("hidden", "[256, 0]")
+            .unwrap_err()
+            .contains("at least 1"));
+        let e = set("activation", "\"sigmod\"").unwrap_err();
+        assert!(e.contains("did you mean \"sigmoid\""), "{e}");
+    }
+
+    #[test]
+    fn depth_takes_the_first_widths() {
+        let mut d = set("hidden", "[256, 128, 64]").unwrap();
+        d.depth = Some(2);
+        assert_eq!(finish(d.clone()).unwrap().train.hidden, vec![256, 128]);
+        d.depth = Some(4);
+        assert!(finish(d).unwrap_err().contains("depth = 4"));
+    }
+
+    #[test]
+    fn display_is_filesystem_safe() {
+        let v: Value = Value::Array(vec![Value::Integer(256), Value::Integer(128)]);
+        assert_eq!(display("hidden", &v), "256-128");
+        assert_eq!(display("noise_level", &Value::Float(0.6)), "0.6");
+        assert_eq!(display("dataset", &Value::String("a/b c".into())), "a-b-c");
+    }
+}
