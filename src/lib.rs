@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod layout;
 pub mod model;
 pub mod report;
 pub mod schedule;

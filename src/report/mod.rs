@@ -1,1 +1,6 @@
-//! Result files: CSV, PNG, plots.
+//! Result files: CSV, PNG, plots, and what the user sees while runs go on.
+
+pub mod atomic;
+pub mod curves;
+
+pub mod summary;

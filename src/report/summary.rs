@@ -1,0 +1,113 @@
+//! `summary.csv`: one row per run, rebuilt from the run folders, so that it is right
+//! whoever wrote the folders (this process, an earlier one, another shard).
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::atomic::write_atomic;
+use crate::config::Experiment;
+use crate::layout::{self, RunState};
+use crate::train::EpochMetrics;
+
+/// One run's line in the summary.
+#[derive(Debug)]
+pub struct Row {
+    pub id: String,
+    pub values: Vec<String>,
+    pub status: &'static str,
+    pub metrics: Vec<EpochMetrics>,
+    pub error: String,
+}
+
+/// Reads every run folder of `experiment` under `out`; `running` marks runs in progress.
+pub fn collect(out: &Path, experiment: &Experiment, running: &HashSet<String>) -> Vec<Row> {
+    let mut rows: Vec<Row> = experiment
+        .runs
+        .iter()
+        .map(|run| {
+            let dir = layout::run_dir(out, &experiment.name, &run.id);
+            let (status, metrics, error) = match layout::read_state(&dir, &run.config) {
+                _ if running.contains(&run.id) => ("running", Vec::new(), String::new()),
+                RunState::Complete(m) => ("done", m, String::new()),
+                RunState::Failed(e) => ("failed", Vec::new(), e),
+                RunState::OtherConfig(why) => ("conflict", Vec::new(), why),
+                RunState::Missing | RunState::Incomplete => ("pending", Vec::new(), String::new()),
+            };
+            Row {
+                id: run.id.clone(),
+                values: run.values.iter().map(|(_, v)| v.clone()).collect(),
+                status,
+                metrics,
+                error,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    rows
+}
+
+/// Renders the rows as CSV: id, every swept value, status, final and best costs.
+pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["run_id".to_string()];
+    header.extend(experiment.axes.iter().cloned());
+    header.extend(
+        [
+            "status",
+            "epochs",
+            "final_train_cost",
+            "final_test_cost",
+            "best_train_cost",
+            "best_test_cost",
+            "seconds",
+            "error",
+        ]
+        .map(String::from),
+    );
+    w.write_record(&header)?;
+    for row in rows {
+        let m = &row.metrics;
+        let cost = |v: Option<f32>| v.map_or(String::new(), |c| c.to_string());
+        let best = |f: fn(&EpochMetrics) -> f32| m.iter().map(f).reduce(f32::min);
+        let mut record = vec![row.id.clone()];
+        record.extend(row.values.iter().cloned());
+        record.extend([
+            row.status.to_string(),
+            if m.is_empty() {
+                String::new()
+            } else {
+                m.len().to_string()
+            },
+            cost(m.last().map(|e| e.train_cost)),
+            cost(m.last().map(|e| e.test_cost)),
+            cost(best(|e| e.train_cost)),
+            cost(best(|e| e.test_cost)),
+            if m.is_empty() {
+                String::new()
+            } else {
+                format!("{:.1}", m.iter().map(|e| e.seconds).sum::<f64>())
+            },
+            row.error.lines().next().unwrap_or_default().to_string(),
+        ]);
+        w.write_record(&record)?;
+    }
+    Ok(w.into_inner().context("cannot render summary.csv")?)
+}
+
+/// Rebuilds `summary.csv` and `curves.svg` of `experiment` from its run folders.
+pub fn write(
+    out: &Path,
+    experiment: &Experiment,
+    running: &HashSet<String>,
+) -> anyhow::Result<Vec<Row>> {
+    let dir = layout::experiment_dir(out, &experiment.name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let rows = collect(out, experiment, running);
+    let path = dir.join(layout::SUMMARY);
+    write_atomic(&path, &render(experiment, &rows)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    super::curves::write(&dir.join(layout::CURVES), &rows)?;
+    Ok(rows)
+}
