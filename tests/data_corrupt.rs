@@ -13,9 +13,7 @@ use runner::error::exit_code;
 /// error message, checking it exits 2.
 fn load_error(root: &Path, files: &[(String, Vec<u8>)], pinned: &[(String, Vec<u8>)]) -> String {
     write_all(&root.join("mnist"), files);
-    let err = load_plan(&plan(root, pins(pinned), vec![]))
-        .err()
-        .expect("load must fail");
+    let err = load_plan(&plan(root, pins(pinned), vec![])).expect_err("load must fail");
     assert_eq!(exit_code(&err), 2, "{err}");
     err.to_string()
 }

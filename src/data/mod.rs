@@ -149,7 +149,7 @@ impl std::fmt::Debug for Images {
 impl Images {
     /// Wraps `pixels`, which holds `pixels.len() / dim` images of `dim` bytes each.
     pub fn new(pixels: Arc<[u8]>, dim: usize) -> Self {
-        let count = if dim == 0 { 0 } else { pixels.len() / dim };
+        let count = pixels.len().checked_div(dim).unwrap_or(0);
         Images {
             pixels,
             start: 0,
