@@ -32,7 +32,7 @@ pub fn fetch(base: &str, wanted: &[&FileSpec], progress: bool) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
     for spec in wanted {
         let outcome = match &unreachable {
-            Some(why) => Err(format!("skipped, the mirror is unreachable ({why})")),
+            Some(why) => Err(why.clone()),
             None => match download(&agent, &url_for(base, spec), spec, progress) {
                 Ok(bytes) => Ok(Fetched {
                     bytes,
@@ -84,7 +84,9 @@ fn request_failure(url: &str, err: ureq::Error) -> Failure {
             match t.kind() {
                 ureq::ErrorKind::Dns
                 | ureq::ErrorKind::ConnectionFailed
-                | ureq::ErrorKind::ProxyConnect => Failure::Unreachable(why),
+                | ureq::ErrorKind::ProxyConnect => {
+                    Failure::Unreachable(format!("unreachable: {why}"))
+                }
                 _ => Failure::Other(why),
             }
         }
@@ -119,9 +121,7 @@ mod tests {
         let first = got[0].as_ref().err().unwrap();
         let second = got[1].as_ref().err().unwrap();
         assert!(first.contains(&format!("127.0.0.1:{port}")), "{first}");
-        assert!(
-            second.starts_with("skipped, the mirror is unreachable"),
-            "{second}"
-        );
+        assert!(first.starts_with("unreachable: "), "{first}");
+        assert_eq!(first, second, "the rest are skipped for the same reason");
     }
 }

@@ -44,13 +44,22 @@ pub struct DataOptions {
 impl DataOptions {
     /// Options from the command line's --data-dir and the environment.
     pub fn from_env(cli_dir: Option<PathBuf>) -> Self {
-        let env_dir = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty());
-        let data_dir = cli_dir
-            .or_else(|| env_dir.map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("data"));
-        let mirrors = std::env::var(MIRRORS_ENV)
-            .ok()
-            .and_then(|v| parse_mirrors(&v));
+        Self::resolve(
+            cli_dir,
+            std::env::var_os(DATA_DIR_ENV),
+            std::env::var(MIRRORS_ENV).ok(),
+        )
+    }
+
+    /// [`DataOptions::from_env`] with the environment passed in, so tests need not set it.
+    fn resolve(
+        cli_dir: Option<PathBuf>,
+        env_dir: Option<std::ffi::OsString>,
+        env_mirrors: Option<String>,
+    ) -> Self {
+        let env_dir = env_dir.filter(|d| !d.is_empty()).map(PathBuf::from);
+        let data_dir = cli_dir.or(env_dir).unwrap_or_else(|| PathBuf::from("data"));
+        let mirrors = env_mirrors.and_then(|v| parse_mirrors(&v));
         DataOptions {
             data_dir,
             mirrors,
@@ -257,6 +266,22 @@ mod tests {
         assert_eq!(d.train.image(0), all.image(5000));
         let capped = Dataset::split(DatasetName::Mnist, all, images(3, 2), Some(4));
         assert_eq!(capped.train.len(), 4);
+    }
+
+    #[test]
+    fn data_dir_is_flag_then_env_then_default() {
+        let flag = Some(PathBuf::from("f"));
+        let env = Some("e".into());
+        let opts = DataOptions::resolve(flag, env.clone(), None);
+        assert_eq!(opts.data_dir, PathBuf::from("f"));
+        assert_eq!(
+            DataOptions::resolve(None, env, None).data_dir,
+            PathBuf::from("e")
+        );
+        let opts = DataOptions::resolve(None, Some("".into()), Some("http://m/".into()));
+        assert_eq!(opts.data_dir, PathBuf::from("data"));
+        assert_eq!(opts.mirrors, Some(vec!["http://m/".to_string()]));
+        assert!(opts.use_pip && opts.progress);
     }
 
     #[test]

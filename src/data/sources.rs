@@ -179,17 +179,19 @@ fn ask(
     info!("{}: trying {source}", plan.dataset.as_str());
     let outcomes = source.fetch(&wanted, plan.progress);
     let mut served = Vec::new();
+    let mut failed = Vec::new();
     for (&i, outcome) in missing.iter().zip(outcomes) {
         match outcome {
             Ok(fetched) => {
                 found[i] = Some(keep(plan, specs[i], fetched, &bad_local[i]));
                 served.push(specs[i].name.as_str());
             }
-            Err(problem) => {
-                info!("{source}: {}: {problem}", specs[i].name);
-                tried.push(format!("{source}: {}: {problem}", specs[i].name));
-            }
+            Err(problem) => failed.push((specs[i].name.as_str(), problem)),
         }
+    }
+    for line in failure_lines(source, &failed) {
+        info!("{line}");
+        tried.push(line);
     }
     if !served.is_empty() {
         info!(
@@ -197,6 +199,19 @@ fn ask(
             plan.dataset.as_str(),
             served.join(", ")
         );
+    }
+}
+
+/// One line per failed file, or a single line when the source failed the same way for
+/// every file (pip missing, mirror unreachable), so the final error stays readable.
+fn failure_lines(source: &Source, failed: &[(&str, String)]) -> Vec<String> {
+    let same = failed.windows(2).all(|w| w[0].1 == w[1].1);
+    match failed {
+        [(_, problem), _, ..] if same => vec![format!("{source}: {problem}")],
+        _ => failed
+            .iter()
+            .map(|(name, problem)| format!("{source}: {name}: {problem}"))
+            .collect(),
     }
 }
 
