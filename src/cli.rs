@@ -36,6 +36,10 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Rerun runs whose complete results exist, and overwrite results of other configs.
+    #[arg(long)]
+    pub force: bool,
+
     /// Print only errors.
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,

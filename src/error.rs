@@ -23,11 +23,26 @@ pub fn input_error(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(InputError(message.into()))
 }
 
-/// Exit code for an error that ended the program: 2 for bad input, 1 otherwise.
+/// Exit code for an error that ended the program: 2 for bad input, 130 for Ctrl-C,
+/// 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     if err.chain().any(|e| e.is::<InputError>()) {
         2
+    } else if err.chain().any(|e| e.is::<Interrupted>()) {
+        130
     } else {
         1
     }
 }
+
+/// The user pressed Ctrl-C; exits with 130 like a shell would.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("interrupted: finished runs are kept; run the same command again to resume")
+    }
+}
+
+impl std::error::Error for Interrupted {}

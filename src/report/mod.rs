@@ -2,5 +2,6 @@
 
 pub mod atomic;
 pub mod curves;
+pub mod progress;
 
 pub mod summary;

@@ -93,7 +93,7 @@ pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> 
         ]);
         w.write_record(&record)?;
     }
-    Ok(w.into_inner().context("cannot render summary.csv")?)
+    w.into_inner().context("cannot render summary.csv")
 }
 
 /// Rebuilds `summary.csv` and `curves.svg` of `experiment` from its run folders.

@@ -1,1 +1,239 @@
-//! Many runs: parallel, resumable, failure-isolated.
+//! Many runs: parallel on a rayon pool, resumable, each failure kept to its own run.
+//!
+//! The scheduler decides what to run and records outcomes in the run folders; what the
+//! user sees comes from [`crate::report::progress::Reporter`], fed by events.
+
+use std::collections::{HashMap, HashSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::Context;
+
+use crate::config::{Experiment, Run};
+use crate::data::{Dataset, DatasetName};
+use crate::error::input_error;
+use crate::layout::{self, RunState};
+use crate::report::atomic::write_atomic;
+use crate::report::progress::Reporter;
+use crate::report::summary;
+use crate::train::{self, Hooks};
+
+/// How a sweep is run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub out: PathBuf,
+    pub jobs: usize,
+    /// Rerun runs whose complete results already exist, and overwrite other configs' results.
+    pub force: bool,
+}
+
+/// What to do with an experiment's runs, decided from their folders before anything runs.
+pub struct Plan<'e> {
+    pub experiment: &'e Experiment,
+    pub todo: Vec<&'e Run>,
+    pub skipped: Vec<&'e Run>,
+}
+
+/// How the runs ended.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub completed: usize,
+    pub skipped: usize,
+    /// `(run id, error)` of each failed run.
+    pub failed: Vec<(String, String)>,
+    pub cancelled: bool,
+}
+
+/// Reads the run folders: complete runs of the same config are skipped (unless `force`),
+/// and a folder holding another config's results stops everything before it is mixed.
+pub fn plan<'e>(experiment: &'e Experiment, opts: &Options) -> anyhow::Result<Plan<'e>> {
+    let mut todo = Vec::new();
+    let mut skipped = Vec::new();
+    let mut conflicts = Vec::new();
+    for run in &experiment.runs {
+        let dir = layout::run_dir(&opts.out, &experiment.name, &run.id);
+        match layout::read_state(&dir, &run.config) {
+            RunState::Complete(_) if !opts.force => skipped.push(run),
+            RunState::OtherConfig(why) if !opts.force => {
+                conflicts.push(format!("  {}: {why}", dir.display()))
+            }
+            _ => todo.push(run),
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(input_error(format!(
+            "these run folders hold results of a different config under the same id; nothing was run so they are not mixed:\n{}\nUse another --out, move the folders away, or pass --force to overwrite them.",
+            conflicts.join("\n")
+        )));
+    }
+    Ok(Plan {
+        experiment,
+        todo,
+        skipped,
+    })
+}
+
+/// The data sets the runs to do need.
+pub fn datasets_needed(plan: &Plan) -> Vec<DatasetName> {
+    let mut names: Vec<DatasetName> = plan.todo.iter().map(|r| r.config.data.dataset).collect();
+    names.sort_by_key(|n| n.as_str());
+    names.dedup();
+    names
+}
+
+/// Runs the plan's runs on `opts.jobs` threads, one compute thread each; rewrites
+/// `summary.csv` as runs finish. Stops taking new runs once `cancel` is set.
+pub fn execute(
+    plan: &Plan,
+    data: &HashMap<DatasetName, Dataset>,
+    opts: &Options,
+    reporter: &Reporter,
+    cancel: &AtomicBool,
+) -> anyhow::Result<Outcome> {
+    let experiment = plan.experiment;
+    for run in &plan.skipped {
+        reporter.skipped(&run.id);
+    }
+    let running = Mutex::new(HashSet::new());
+    summary::write(&opts.out, experiment, &HashSet::new())?;
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(String, Result<(), String>)>> = Mutex::new(Vec::new());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .thread_name(|i| format!("runner-job-{i}"))
+        .start_handler(|_| dfdx::flush_denormals_to_zero())
+        .build()
+        .context("cannot start the worker threads")?;
+    pool.scope(|scope| {
+        for _ in 0..opts.jobs.max(1) {
+            scope.spawn(|_| {
+                // dfdx runs matmuls on the current rayon pool: a pool of one thread per
+                // worker keeps each run on one core and runs from stealing each other's work.
+                let Ok(compute) = rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .start_handler(|_| dfdx::flush_denormals_to_zero())
+                    .build()
+                else {
+                    return;
+                };
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(run) = plan.todo.get(i) else { break };
+                    if cancel.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    lock(&running).insert(run.id.clone());
+                    reporter.started(&run.id);
+                    let result =
+                        compute.install(|| run_one(experiment, run, data, opts, reporter, cancel));
+                    lock(&running).remove(&run.id);
+                    let cancelled = cancel.load(Ordering::SeqCst) && result.is_err();
+                    if !cancelled {
+                        reporter.finished(&run.id, result.as_ref().err().map(String::as_str));
+                    }
+                    let snapshot = lock(&running).clone();
+                    if let Err(e) = summary::write(&opts.out, experiment, &snapshot) {
+                        tracing::error!("{e:#}");
+                    }
+                    if !cancelled {
+                        lock(&results).push((run.id.clone(), result));
+                    }
+                }
+            });
+        }
+    });
+    reporter.close();
+    summary::write(&opts.out, experiment, &HashSet::new())?;
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut outcome = Outcome {
+        skipped: plan.skipped.len(),
+        cancelled: cancel.load(Ordering::SeqCst),
+        ..Outcome::default()
+    };
+    for (id, result) in results {
+        match result {
+            Ok(()) => outcome.completed += 1,
+            Err(e) => outcome.failed.push((id, e)),
+        }
+    }
+    outcome.failed.sort();
+    Ok(outcome)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Trains one run into its folder. An error or a panic is recorded in `error.txt` and
+/// returned as text; it never reaches the other runs.
+fn run_one(
+    experiment: &Experiment,
+    run: &Run,
+    data: &HashMap<DatasetName, Dataset>,
+    opts: &Options,
+    reporter: &Reporter,
+    cancel: &AtomicBool,
+) -> Result<(), String> {
+    let dir = layout::run_dir(&opts.out, &experiment.name, &run.id);
+    prepare_dir(&dir, run).map_err(|e| format!("{e:#}"))?;
+    let Some(dataset) = data.get(&run.config.data.dataset) else {
+        return Err(format!(
+            "data set {} was not loaded",
+            run.config.data.dataset.as_str()
+        ));
+    };
+    let dataset = dataset.capped(run.config.data.train_examples);
+    let epochs = run.config.train.epochs;
+    let on_progress = |p: &train::Progress| reporter.progress(&run.id, p);
+    let on_epoch = |m: &train::EpochMetrics| reporter.epoch(&run.id, epochs, m);
+    let hooks = Hooks {
+        cancel,
+        on_progress: &on_progress,
+        on_epoch: &on_epoch,
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        train::run(&run.config, &dataset, &dir, &hooks)
+    }));
+    let error = match result {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => format!("{e:#}"),
+        Err(panic) => format!("panicked: {}", panic_message(&panic)),
+    };
+    if !cancel.load(Ordering::SeqCst) {
+        let _ = write_atomic(&dir.join(layout::ERROR), format!("{error}\n").as_bytes());
+    }
+    Err(error)
+}
+
+/// Clears what an earlier attempt left and records the resolved config first, so the
+/// folder always says which config its files belong to.
+fn prepare_dir(dir: &Path, run: &Run) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for name in [
+        layout::METRICS,
+        layout::ERROR,
+        layout::RECONSTRUCTION,
+        layout::MODEL,
+    ] {
+        let path = dir.join(name);
+        if path.exists() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    let path = dir.join(layout::CONFIG);
+    write_atomic(&path, run.config.to_toml().as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
