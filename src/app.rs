@@ -5,12 +5,17 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use std::collections::HashSet;
+
 use crate::cli::Args;
-use crate::config::{self, Experiment};
+use crate::config::{self, Experiment, Run};
 use crate::data::{self, DataOptions, Dataset, DatasetName};
 use crate::error::Interrupted;
+use crate::layout;
 use crate::report::progress::{Mode, Reporter};
-use crate::schedule::{self, Options, Outcome};
+use crate::report::summary;
+use crate::schedule::{self, select, Options, Outcome};
+use crate::verify::{self, Verdict};
 
 /// Runs the command line; the error decides the exit code (see [`crate::error::exit_code`]).
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -22,27 +27,62 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|path| config::load(path, &args.set))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let shard = match &args.shard {
+        Some(arg) => Some(select::parse_shard(arg, args.shard_count, &|k| {
+            std::env::var(k).ok()
+        })?),
+        None => None,
+    };
+    let selected = |e: &'_ Experiment| {
+        let runs = select::select(&e.runs, args.filter.as_deref(), shard);
+        e.runs
+            .iter()
+            .filter(|r| runs.iter().any(|s| s.id == r.id))
+            .cloned()
+            .collect::<Vec<Run>>()
+    };
     if args.dry_run {
         for (path, experiment) in args.experiments.iter().zip(&experiments) {
-            print!("{}", dry_run_table(path, experiment));
+            let shown = Experiment {
+                runs: selected(experiment),
+                ..experiment.clone()
+            };
+            print!("{}", dry_run_table(path, &shown));
         }
         return Ok(());
     }
-    let cancel = cancel_on_ctrl_c();
-    let opts = Options {
-        out: args.out.clone(),
-        jobs: args.jobs.unwrap_or_else(default_jobs),
-        force: args.force,
+    if args.summarize {
+        for experiment in &experiments {
+            summary::write(&args.out, experiment, &HashSet::new())?;
+            eprintln!(
+                "{}: summary rebuilt in {}",
+                experiment.name,
+                layout::experiment_dir(&args.out, &experiment.name).display()
+            );
+        }
+        return Ok(());
+    }
+    let mut session = Session {
+        opts: Options {
+            out: args.out.clone(),
+            jobs: args.jobs.unwrap_or_else(default_jobs),
+            force: args.force,
+        },
+        data_opts: DataOptions {
+            progress: !args.quiet,
+            ..DataOptions::from_env(args.data_dir.clone())
+        },
+        data: HashMap::new(),
+        mode: Mode::detect(args.quiet),
+        cancel: cancel_on_ctrl_c(),
     };
-    let data_opts = DataOptions {
-        progress: !args.quiet,
-        ..DataOptions::from_env(args.data_dir.clone())
-    };
-    let mode = Mode::detect(args.quiet);
-    let mut data = HashMap::new();
+    if args.verify {
+        return verify_all(&mut session, &experiments, &selected, args.tolerance);
+    }
     let mut failed = Vec::new();
     for experiment in &experiments {
-        let outcome = run_experiment(experiment, &opts, &data_opts, &mut data, mode, &cancel)?;
+        let runs = selected(experiment);
+        let outcome = session.run(experiment, &runs)?;
         failed.extend(
             outcome
                 .failed
@@ -65,54 +105,115 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
-fn run_experiment(
-    experiment: &Experiment,
-    opts: &Options,
-    data_opts: &DataOptions,
-    data: &mut HashMap<DatasetName, Dataset>,
+/// What every experiment of one invocation shares: options, loaded data, Ctrl-C.
+struct Session {
+    opts: Options,
+    data_opts: DataOptions,
+    data: HashMap<DatasetName, Dataset>,
     mode: Mode,
-    cancel: &AtomicBool,
-) -> anyhow::Result<Outcome> {
-    let plan = schedule::plan(experiment, opts)?;
-    tracing::info!(
-        "{}: {} runs, {} to do, {} already complete, {} at a time",
-        experiment.name,
-        experiment.runs.len(),
-        plan.todo.len(),
-        plan.skipped.len(),
-        opts.jobs
-    );
-    for name in schedule::datasets_needed(&plan) {
-        if let std::collections::hash_map::Entry::Vacant(slot) = data.entry(name) {
-            slot.insert(data::load(name, data_opts)?);
+    cancel: Arc<AtomicBool>,
+}
+
+impl Session {
+    fn run(&mut self, experiment: &Experiment, runs: &[Run]) -> anyhow::Result<Outcome> {
+        let plan = schedule::plan(experiment, runs.iter().collect(), &self.opts)?;
+        tracing::info!(
+            "{}: {} runs selected, {} to do, {} already complete, {} at a time",
+            experiment.name,
+            runs.len(),
+            plan.todo.len(),
+            plan.skipped.len(),
+            self.opts.jobs
+        );
+        for name in schedule::datasets_needed(&plan) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.data.entry(name) {
+                slot.insert(data::load(name, &self.data_opts)?);
+            }
         }
+        let steps = plan
+            .todo
+            .iter()
+            .map(|r| {
+                let available = self
+                    .data
+                    .get(&r.config.data.dataset)
+                    .map_or(0, |d| d.train.len());
+                let n = r
+                    .config
+                    .data
+                    .train_examples
+                    .map_or(available, |c| c.min(available));
+                (r.config.train.epochs * (n / r.config.train.batch_size)) as u64
+            })
+            .sum();
+        let reporter = Reporter::new(self.mode, &experiment.name, plan.todo.len(), steps);
+        let outcome = schedule::execute(&plan, &self.data, &self.opts, &reporter, &self.cancel)?;
+        tracing::info!(
+            "{}: {} completed, {} skipped, {} failed; results in {}",
+            experiment.name,
+            outcome.completed,
+            outcome.skipped,
+            outcome.failed.len(),
+            layout::experiment_dir(&self.opts.out, &experiment.name).display()
+        );
+        Ok(outcome)
     }
-    let steps = plan
-        .todo
-        .iter()
-        .map(|r| {
-            let available = data
-                .get(&r.config.data.dataset)
-                .map_or(0, |d| d.train.len());
-            let n = r
-                .config
-                .data
-                .train_examples
-                .map_or(available, |c| c.min(available));
-            (r.config.train.epochs * (n / r.config.train.batch_size)) as u64
-        })
-        .sum();
-    let reporter = Reporter::new(mode, &experiment.name, plan.todo.len(), steps);
-    let outcome = schedule::execute(&plan, data, opts, &reporter, cancel)?;
-    tracing::info!(
-        "{}: {} completed, {} skipped, {} failed; results in {}",
-        experiment.name,
-        outcome.completed,
-        outcome.skipped,
-        outcome.failed.len(),
-        crate::layout::experiment_dir(&opts.out, &experiment.name).display()
-    );
-    Ok(outcome)
+}
+
+/// Reruns the selected runs into a temporary folder and compares their costs with the
+/// results under `--out`.
+fn verify_all(
+    session: &mut Session,
+    experiments: &[Experiment],
+    selected: &dyn Fn(&Experiment) -> Vec<Run>,
+    tolerance: f64,
+) -> anyhow::Result<()> {
+    let committed = session.opts.out.clone();
+    let scratch = tempfile::Builder::new()
+        .prefix("runner-verify-")
+        .tempdir()
+        .map_err(|e| anyhow::anyhow!("cannot create a temporary folder: {e}"))?;
+    session.opts.out = scratch.path().to_path_buf();
+    session.opts.force = false;
+    let mut drifting = Vec::new();
+    for experiment in experiments {
+        let runs = selected(experiment);
+        let outcome = session.run(experiment, &runs)?;
+        if outcome.cancelled {
+            return Err(Interrupted.into());
+        }
+        let rows: Vec<(String, Verdict)> = runs
+            .iter()
+            .map(|r| {
+                (
+                    r.id.clone(),
+                    verify::verdict(&committed, scratch.path(), experiment, r),
+                )
+            })
+            .collect();
+        println!(
+            "{} ({} runs, tolerance {tolerance})",
+            experiment.name,
+            rows.len()
+        );
+        print!("{}", verify::table(&rows, tolerance));
+        drifting.extend(
+            rows.into_iter()
+                .filter(|(_, v)| !v.passes(tolerance))
+                .map(|(id, v)| (format!("{}/{id}", experiment.name), v)),
+        );
+    }
+    if drifting.is_empty() {
+        println!("all runs reproduce");
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} run{} did not reproduce within tolerance {tolerance}:\n{}",
+            drifting.len(),
+            if drifting.len() == 1 { "" } else { "s" },
+            verify::table(&drifting, tolerance)
+        )
+    }
 }
 
 fn default_jobs() -> usize {

@@ -40,6 +40,32 @@ pub struct Args {
     #[arg(long)]
     pub force: bool,
 
+    /// Only runs whose id contains PATTERN.
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Option<String>,
+
+    /// Only shard INDEX (0-based) of COUNT: runs sorted by id, dealt round-robin. `auto`
+    /// reads Slurm's SLURM_ARRAY_TASK_* or Kubernetes' JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "INDEX/COUNT|auto")]
+    pub shard: Option<String>,
+
+    /// Shard count for `--shard auto` under Kubernetes (else $RUNNER_SHARD_COUNT).
+    #[arg(long, value_name = "N")]
+    pub shard_count: Option<usize>,
+
+    /// Rebuild summary.csv and curves.svg from the run folders; train nothing.
+    #[arg(long, conflicts_with_all = ["dry_run", "verify"])]
+    pub summarize: bool,
+
+    /// Rerun the selected runs into a temporary folder and compare their costs with the
+    /// results under --out; exit 1 if any drifts beyond --tolerance.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub verify: bool,
+
+    /// Largest accepted absolute difference of a cost in --verify (default 0: bit for bit).
+    #[arg(long, value_name = "ABS", default_value_t = 0.0, requires = "verify")]
+    pub tolerance: f64,
+
     /// Print only errors.
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,

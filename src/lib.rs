@@ -15,3 +15,4 @@ pub mod model;
 pub mod report;
 pub mod schedule;
 pub mod train;
+pub mod verify;

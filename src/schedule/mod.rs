@@ -11,6 +11,8 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 
+pub mod select;
+
 use crate::config::{Experiment, Run};
 use crate::data::{Dataset, DatasetName};
 use crate::error::input_error;
@@ -46,13 +48,18 @@ pub struct Outcome {
     pub cancelled: bool,
 }
 
-/// Reads the run folders: complete runs of the same config are skipped (unless `force`),
-/// and a folder holding another config's results stops everything before it is mixed.
-pub fn plan<'e>(experiment: &'e Experiment, opts: &Options) -> anyhow::Result<Plan<'e>> {
+/// Reads the folders of the selected `runs`: complete runs of the same config are skipped
+/// (unless `force`), and a folder holding another config's results stops everything
+/// before it is mixed.
+pub fn plan<'e>(
+    experiment: &'e Experiment,
+    runs: Vec<&'e Run>,
+    opts: &Options,
+) -> anyhow::Result<Plan<'e>> {
     let mut todo = Vec::new();
     let mut skipped = Vec::new();
     let mut conflicts = Vec::new();
-    for run in &experiment.runs {
+    for run in runs {
         let dir = layout::run_dir(&opts.out, &experiment.name, &run.id);
         match layout::read_state(&dir, &run.config) {
             RunState::Complete(_) if !opts.force => skipped.push(run),
