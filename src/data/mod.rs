@@ -4,9 +4,118 @@
 //! and are converted to `f32` one batch at a time: ten runs must not hold ten copies of a
 //! 172 MB float array.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+mod files;
+pub mod idx;
+mod mirror;
+mod pip;
+mod progress;
+pub mod sources;
+pub mod specs;
+
+pub use sources::{Plan, Source};
+pub use specs::{FileSet, FileSpec};
+
+/// Environment variable with the data folder, used when --data-dir is not given.
+pub const DATA_DIR_ENV: &str = "RUNNER_DATA_DIR";
+/// Environment variable with comma-separated mirror base URLs replacing the defaults.
+pub const MIRRORS_ENV: &str = "RUNNER_DATA_MIRRORS";
+pub use pip::PIP_ENV;
+
+/// Where data comes from; see docs/data.md for the order in which sources are tried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataOptions {
+    /// Root data folder: --data-dir, else $RUNNER_DATA_DIR, else "data". Data set files
+    /// live in <root>/<dataset name>/ (e.g. data/mnist/); the four files directly in
+    /// <root> are accepted too.
+    pub data_dir: PathBuf,
+    /// HTTP(S) mirror base URLs tried in order; `None` means the defaults for the data set.
+    pub mirrors: Option<Vec<String>>,
+    /// Whether to try pip (MNIST only).
+    pub use_pip: bool,
+    /// Show progress bars (false when -q).
+    pub progress: bool,
+}
+
+impl DataOptions {
+    /// Options from the command line's --data-dir and the environment.
+    pub fn from_env(cli_dir: Option<PathBuf>) -> Self {
+        Self::resolve(
+            cli_dir,
+            std::env::var_os(DATA_DIR_ENV),
+            std::env::var(MIRRORS_ENV).ok(),
+        )
+    }
+
+    /// [`DataOptions::from_env`] with the environment passed in, so tests need not set it.
+    fn resolve(
+        cli_dir: Option<PathBuf>,
+        env_dir: Option<std::ffi::OsString>,
+        env_mirrors: Option<String>,
+    ) -> Self {
+        let env_dir = env_dir.filter(|d| !d.is_empty()).map(PathBuf::from);
+        let data_dir = cli_dir.or(env_dir).unwrap_or_else(|| PathBuf::from("data"));
+        let mirrors = env_mirrors.and_then(|v| parse_mirrors(&v));
+        DataOptions {
+            data_dir,
+            mirrors,
+            use_pip: true,
+            progress: true,
+        }
+    }
+}
+
+/// Splits a comma-separated mirror list; an empty list means "use the defaults".
+fn parse_mirrors(value: &str) -> Option<Vec<String>> {
+    let list: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(String::from)
+        .collect();
+    (!list.is_empty()).then_some(list)
+}
+
+/// Gets the data set (from the first source with verified files), parses it and applies
+/// the tutorial's split, without a cap on the training set.
+pub fn load(name: DatasetName, opts: &DataOptions) -> anyhow::Result<Dataset> {
+    load_plan(&Plan::new(name, opts))
+}
+
+/// [`load`] with every source and pin spelled out, so tests can run the whole chain
+/// against generated files and local servers.
+pub fn load_plan(plan: &Plan) -> anyhow::Result<Dataset> {
+    let found = sources::gather(plan)?;
+    let [train_images, train_labels, test_images, test_labels]: [sources::Found; 4] = found
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("internal error: gather did not return four files"))?;
+    let train_path = train_images.path.clone();
+    let train = parse_pair(train_images, train_labels)?;
+    idx::check_train_count(&train_path, &train)?;
+    let test = parse_pair(test_images, test_labels)?;
+    if train.dim() != test.dim() {
+        return Err(crate::error::input_error(format!(
+            "{} training images have {} pixels but test images have {}",
+            plan.dataset.as_str(),
+            train.dim(),
+            test.dim()
+        )));
+    }
+    Ok(Dataset::split(plan.dataset, train, test, None))
+}
+
+/// Parses an images file and its labels, which must describe the same images.
+fn parse_pair(images: sources::Found, labels: sources::Found) -> anyhow::Result<Images> {
+    let labels_path = labels.path;
+    let label_values = idx::parse_labels(&labels_path, &labels.bytes)?;
+    let parsed = idx::parse_images(&images.path, images.bytes)?;
+    idx::check_pair(&images.path, &parsed, &labels_path, &label_values)?;
+    Ok(parsed)
+}
 
 /// The data sets the runner knows how to fetch and verify.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -35,10 +144,21 @@ pub struct Images {
     dim: usize,
 }
 
+/// Shows the shape, not the millions of pixel bytes.
+impl std::fmt::Debug for Images {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Images")
+            .field("start", &self.start)
+            .field("count", &self.count)
+            .field("dim", &self.dim)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Images {
     /// Wraps `pixels`, which holds `pixels.len() / dim` images of `dim` bytes each.
     pub fn new(pixels: Arc<[u8]>, dim: usize) -> Self {
-        let count = if dim == 0 { 0 } else { pixels.len() / dim };
+        let count = pixels.len().checked_div(dim).unwrap_or(0);
         Images {
             pixels,
             start: 0,
@@ -90,7 +210,7 @@ impl Images {
 }
 
 /// Images of one data set, split as the tutorial's TensorFlow loader split them.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Dataset {
     pub name: DatasetName,
     pub train: Images,
@@ -146,6 +266,62 @@ mod tests {
         assert_eq!(d.train.image(0), all.image(5000));
         let capped = Dataset::split(DatasetName::Mnist, all, images(3, 2), Some(4));
         assert_eq!(capped.train.len(), 4);
+    }
+
+    #[test]
+    fn data_dir_is_flag_then_env_then_default() {
+        let flag = Some(PathBuf::from("f"));
+        let env = Some("e".into());
+        let opts = DataOptions::resolve(flag, env.clone(), None);
+        assert_eq!(opts.data_dir, PathBuf::from("f"));
+        assert_eq!(
+            DataOptions::resolve(None, env, None).data_dir,
+            PathBuf::from("e")
+        );
+        let opts = DataOptions::resolve(None, Some("".into()), Some("http://m/".into()));
+        assert_eq!(opts.data_dir, PathBuf::from("data"));
+        assert_eq!(opts.mirrors, Some(vec!["http://m/".to_string()]));
+        assert!(opts.use_pip && opts.progress);
+    }
+
+    #[test]
+    fn mirrors_list_is_comma_separated() {
+        assert_eq!(
+            parse_mirrors(" http://a/ ,http://b/,"),
+            Some(vec!["http://a/".to_string(), "http://b/".to_string()])
+        );
+        assert_eq!(parse_mirrors(" , "), None);
+    }
+
+    #[test]
+    fn plan_orders_sources_as_the_issue_says() {
+        let opts = DataOptions {
+            data_dir: PathBuf::from("d"),
+            mirrors: Some(vec!["http://m/".into()]),
+            use_pip: false,
+            progress: false,
+        };
+        let plan = Plan::new(DatasetName::FashionMnist, &opts);
+        assert_eq!(
+            plan.local,
+            [PathBuf::from("d/fashion-mnist"), PathBuf::from("d")]
+        );
+        assert_eq!(
+            plan.sources,
+            [
+                Source::Folder("/usr/share/datasets/fashion-mnist".into()),
+                Source::Mirror("http://m/".into())
+            ]
+        );
+        let plan = Plan::new(
+            DatasetName::Mnist,
+            &DataOptions {
+                mirrors: None,
+                ..opts
+            },
+        );
+        assert_eq!(plan.sources.len(), 2, "no pip when use_pip is false");
+        assert!(matches!(&plan.sources[0], Source::Mirror(m) if m.contains("ossci")));
     }
 
     #[test]
