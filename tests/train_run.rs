@@ -212,3 +212,27 @@ fn a_batch_larger_than_the_training_set_is_an_input_error() {
     let err = run_in(dir.path(), &c, false).unwrap_err();
     assert_eq!(runner::error::exit_code(&err), 2, "{err:#}");
 }
+
+#[test]
+fn one_thread_and_two_threads_give_the_same_bits() {
+    let flag = AtomicBool::new(false);
+    let hooks = Hooks {
+        cancel: &flag,
+        on_progress: &|_| {},
+        on_epoch: &|_| {},
+    };
+    let costs = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let t = pool
+            .install(|| train::train(&small_config(3), &dataset(), &hooks))
+            .unwrap();
+        t.metrics
+            .iter()
+            .map(|m| (m.train_cost.to_bits(), m.test_cost.to_bits()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(costs(1), costs(2));
+}

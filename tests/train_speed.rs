@@ -56,6 +56,17 @@ fn ms_per_step(hidden: &[usize]) -> f64 {
 #[test]
 #[ignore = "timing; run in release"]
 fn step_time_of_the_tutorial_architectures() {
+    let clean = vec![0.5f32; 100 * 784];
+    let mut noisy = clean.clone();
+    let mut rng = runner::train::noise::stream(1, runner::train::noise::Stream::TrainNoise);
+    let started = std::time::Instant::now();
+    for _ in 0..200 {
+        runner::train::noise::add_noise(&mut rng, 0.6, &clean, &mut noisy);
+    }
+    println!(
+        "noise: {:.3} ms/step",
+        started.elapsed().as_secs_f64() * 1000.0 / 200.0
+    );
     for hidden in [vec![256], vec![256, 128]] {
         println!(
             "hidden {hidden:?}: {:.2} ms/step (best of 3 epochs of 200 steps)",

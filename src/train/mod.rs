@@ -32,6 +32,7 @@ pub struct EpochMetrics {
     pub train_cost: f32,
     /// MSE on the whole test set with a noise draw fixed per run.
     pub test_cost: f32,
+    /// Wall time of the epoch: its training steps and the test cost.
     pub seconds: f64,
 }
 
