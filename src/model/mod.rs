@@ -256,6 +256,15 @@ impl Autoencoder {
             });
         }
         ensure!(!layers.is_empty(), "the model file has no layers");
+        for (i, pair) in layers.windows(2).enumerate() {
+            ensure!(
+                pair[0].outputs() == pair[1].inputs(),
+                "layer {i} has {} outputs but layer {} has {} inputs",
+                pair[0].outputs(),
+                i + 1,
+                pair[1].inputs()
+            );
+        }
         Ok(Autoencoder {
             dev: dev.clone(),
             layers,
