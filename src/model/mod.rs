@@ -1,1 +1,384 @@
 //! The denoising autoencoder and its optimizer on dfdx.
+//!
+//! Depth and widths come from the experiment file at run time, and dfdx 0.13's `nn`
+//! layers are const-generic only, so the parameters are plain runtime-shaped tensors and
+//! the forward pass is written out with tensor ops. A const-generic `nn` model trained
+//! with `optim::Adam` is the test oracle (`tests/model_oracle.rs`): equal costs, bit for
+//! bit, from equal weights and batches.
+
+pub mod adam;
+
+use std::collections::HashMap;
+
+use anyhow::{bail, ensure, Context};
+use dfdx::losses::mse_loss;
+use dfdx::prelude::{Axis, Cpu, Gradients, HasShape, Merge, NoneTape, Tape, Tensor};
+use dfdx::tensor::{AsArray, TensorFromVec, Trace};
+use dfdx::tensor_ops::{Backward, BroadcastTo, TryMatMul};
+use rand::Rng;
+use rand_distr::{Distribution, Uniform};
+
+use crate::config::{Activation, Init};
+
+pub use adam::Adam;
+
+/// A batch of images, one per row.
+pub type Matrix<T = NoneTape> = Tensor<(usize, usize), f32, Cpu, T>;
+
+/// One fully connected layer: `activation(x W + b)`.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    /// Shape (inputs, outputs), so that a batch of rows multiplies it without a transpose.
+    pub weight: Tensor<(usize, usize), f32, Cpu>,
+    pub bias: Tensor<(usize,), f32, Cpu>,
+    pub activation: Activation,
+}
+
+impl Layer {
+    pub fn inputs(&self) -> usize {
+        self.weight.shape().0
+    }
+
+    pub fn outputs(&self) -> usize {
+        self.weight.shape().1
+    }
+
+    fn forward<T: Tape<f32, Cpu> + Merge<T>>(&self, x: Matrix<T>) -> Matrix<T> {
+        let batch = x.shape().0;
+        let z = x.matmul(self.weight.retaped::<T>())
+            + self
+                .bias
+                .retaped::<T>()
+                .broadcast_like::<_, Axis<0>>(&(batch, self.outputs()));
+        match self.activation {
+            Activation::Sigmoid => z.sigmoid(),
+            Activation::Relu => z.relu(),
+            Activation::Tanh => z.tanh(),
+        }
+    }
+}
+
+/// Encoder and mirrored decoder, built for one run on that run's own device.
+#[derive(Clone, Debug)]
+pub struct Autoencoder {
+    dev: Cpu,
+    layers: Vec<Layer>,
+}
+
+/// Layer widths from input to output: `[input, hidden..., hidden reversed..., input]`.
+pub fn widths(input: usize, hidden: &[usize]) -> Vec<usize> {
+    let mut w = Vec::with_capacity(2 * hidden.len() + 2);
+    w.push(input);
+    w.extend_from_slice(hidden);
+    w.extend(hidden.iter().rev().skip(1));
+    w.push(input);
+    w
+}
+
+impl Autoencoder {
+    /// Draws the initial parameters from `rng`, layer by layer, weight (row-major) before
+    /// bias, as the tutorial's graph created its variables. Hidden layers use `activation`;
+    /// the output layer is always sigmoid so reconstructions stay pixel intensities.
+    pub fn new<R: Rng>(
+        dev: &Cpu,
+        input: usize,
+        hidden: &[usize],
+        activation: Activation,
+        init: Init,
+        init_scale: f64,
+        rng: &mut R,
+    ) -> anyhow::Result<Self> {
+        ensure!(input > 0, "the input size must be positive");
+        ensure!(
+            hidden.iter().all(|&h| h > 0),
+            "hidden layer widths must be positive, got {hidden:?}"
+        );
+        ensure!(
+            init_scale.is_finite() && init_scale >= 0.0,
+            "init_scale must be a finite number >= 0, got {init_scale}"
+        );
+        let w = widths(input, hidden);
+        let last = w.len() - 2;
+        let mut layers = Vec::with_capacity(w.len() - 1);
+        for (l, pair) in w.windows(2).enumerate() {
+            let (i, o) = (pair[0], pair[1]);
+            let (w_bound, b_bound) = match init {
+                Init::Uniform => (init_scale, init_scale),
+                Init::Xavier => (init_scale * (6.0 / (i + o) as f64).sqrt(), 0.0),
+            };
+            let weight = draw(rng, i * o, w_bound);
+            let bias = draw(rng, o, b_bound);
+            layers.push(Layer {
+                weight: dev.tensor_from_vec(weight, (i, o)),
+                bias: dev.tensor_from_vec(bias, (o,)),
+                activation: if l == last {
+                    Activation::Sigmoid
+                } else {
+                    activation
+                },
+            });
+        }
+        Ok(Autoencoder {
+            dev: dev.clone(),
+            layers,
+        })
+    }
+
+    pub fn device(&self) -> &Cpu {
+        &self.dev
+    }
+
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    pub(crate) fn layers_mut(&mut self) -> &mut [Layer] {
+        &mut self.layers
+    }
+
+    /// Pixels per image, in and out.
+    pub fn input_size(&self) -> usize {
+        self.layers[0].inputs()
+    }
+
+    /// Works with or without a tape: training traces the input, evaluation does not.
+    pub fn forward<T: Tape<f32, Cpu> + Merge<T>>(&self, x: Matrix<T>) -> Matrix<T> {
+        let mut h = x;
+        for layer in &self.layers {
+            h = layer.forward(h);
+        }
+        h
+    }
+
+    /// The mean squared error of reconstructing `clean` from `noisy`, without training.
+    pub fn cost(&self, noisy: Matrix, clean: Matrix) -> f32 {
+        mse_loss(self.forward(noisy), clean).array()
+    }
+
+    /// One Adam step on one batch; returns the cost computed before the update.
+    ///
+    /// A non-finite cost is returned without updating, so the caller can report where
+    /// training diverged.
+    pub fn train_step(
+        &mut self,
+        opt: &mut Adam,
+        noisy: Matrix,
+        clean: Matrix,
+    ) -> anyhow::Result<f32> {
+        let loss = mse_loss(self.forward(noisy.leaky_traced()), clean);
+        let cost = loss.array();
+        if !cost.is_finite() {
+            return Ok(cost);
+        }
+        let mut grads: Gradients<f32, Cpu> = loss.backward();
+        opt.update(self, &mut grads)?;
+        Ok(cost)
+    }
+
+    /// The parameters as safetensors bytes: `layers.{i}.weight` with shape (inputs,
+    /// outputs), so `y = activation(x W + b)`, and `layers.{i}.bias`, f32 little-endian;
+    /// the activations, comma-separated, under the metadata key `activations`.
+    pub fn to_safetensors(&self) -> anyhow::Result<Vec<u8>> {
+        let mut bytes: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let (inp, out) = (layer.inputs(), layer.outputs());
+            bytes.push((
+                format!("layers.{i}.weight"),
+                vec![inp, out],
+                le_bytes(&layer.weight.as_vec()),
+            ));
+            bytes.push((
+                format!("layers.{i}.bias"),
+                vec![out],
+                le_bytes(&layer.bias.as_vec()),
+            ));
+        }
+        let mut views = Vec::with_capacity(bytes.len());
+        for (name, shape, data) in &bytes {
+            views.push((
+                name.clone(),
+                ::safetensors::tensor::TensorView::new(
+                    ::safetensors::Dtype::F32,
+                    shape.clone(),
+                    data,
+                )
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+            ));
+        }
+        let activations: Vec<&str> = self
+            .layers
+            .iter()
+            .map(|l| activation_name(l.activation))
+            .collect();
+        // One key only: safetensors writes the metadata map in hash order, and a second
+        // key would make two identical runs' files differ byte for byte.
+        let metadata = HashMap::from([("activations".to_string(), activations.join(","))]);
+        ::safetensors::tensor::serialize(views, &Some(metadata))
+            .map_err(|e| anyhow::anyhow!("serializing the model: {e:?}"))
+    }
+
+    /// Rebuilds a model written by [`Autoencoder::to_safetensors`]; the architecture comes
+    /// from the stored shapes.
+    pub fn from_safetensors(dev: &Cpu, bytes: &[u8]) -> anyhow::Result<Self> {
+        let st = ::safetensors::SafeTensors::deserialize(bytes)
+            .map_err(|e| anyhow::anyhow!("reading safetensors: {e:?}"))?;
+        let (_, meta) = ::safetensors::SafeTensors::read_metadata(bytes)
+            .map_err(|e| anyhow::anyhow!("reading safetensors metadata: {e:?}"))?;
+        let activations: Vec<Activation> = meta
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("activations"))
+            .context("the model file has no activations in its metadata")?
+            .split(',')
+            .map(parse_activation)
+            .collect::<anyhow::Result<_>>()?;
+        let mut layers = Vec::with_capacity(activations.len());
+        for (i, &activation) in activations.iter().enumerate() {
+            let w = st
+                .tensor(&format!("layers.{i}.weight"))
+                .map_err(|e| anyhow::anyhow!("layer {i} weight: {e:?}"))?;
+            let b = st
+                .tensor(&format!("layers.{i}.bias"))
+                .map_err(|e| anyhow::anyhow!("layer {i} bias: {e:?}"))?;
+            let (ws, bs) = (w.shape().to_vec(), b.shape().to_vec());
+            if ws.len() != 2
+                || bs.len() != 1
+                || bs[0] != ws[1]
+                || w.dtype() != ::safetensors::Dtype::F32
+                || b.dtype() != ::safetensors::Dtype::F32
+            {
+                bail!("layer {i}: unexpected shapes {ws:?} and {bs:?} or dtype");
+            }
+            layers.push(Layer {
+                weight: dev.tensor_from_vec(from_le_bytes(w.data()), (ws[0], ws[1])),
+                bias: dev.tensor_from_vec(from_le_bytes(b.data()), (bs[0],)),
+                activation,
+            });
+        }
+        ensure!(!layers.is_empty(), "the model file has no layers");
+        for (i, pair) in layers.windows(2).enumerate() {
+            ensure!(
+                pair[0].outputs() == pair[1].inputs(),
+                "layer {i} has {} outputs but layer {} has {} inputs",
+                pair[0].outputs(),
+                i + 1,
+                pair[1].inputs()
+            );
+        }
+        Ok(Autoencoder {
+            dev: dev.clone(),
+            layers,
+        })
+    }
+}
+
+/// U(-bound, bound); a zero bound gives zeros (`Uniform` rejects an empty range).
+fn draw<R: Rng>(rng: &mut R, n: usize, bound: f64) -> Vec<f32> {
+    let bound = bound as f32;
+    if bound > 0.0 {
+        let dist = Uniform::new(-bound, bound);
+        (0..n).map(|_| dist.sample(rng)).collect()
+    } else {
+        vec![0.0; n]
+    }
+}
+
+fn activation_name(a: Activation) -> &'static str {
+    match a {
+        Activation::Sigmoid => "sigmoid",
+        Activation::Relu => "relu",
+        Activation::Tanh => "tanh",
+    }
+}
+
+fn parse_activation(s: &str) -> anyhow::Result<Activation> {
+    Ok(match s {
+        "sigmoid" => Activation::Sigmoid,
+        "relu" => Activation::Relu,
+        "tanh" => Activation::Tanh,
+        other => bail!("unknown activation {other:?} in the model file"),
+    })
+}
+
+fn le_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn from_le_bytes(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn widths_mirror_the_encoder() {
+        assert_eq!(widths(784, &[256]), vec![784, 256, 784]);
+        assert_eq!(widths(784, &[256, 128]), vec![784, 256, 128, 256, 784]);
+        assert_eq!(widths(784, &[]), vec![784, 784]);
+    }
+
+    #[test]
+    fn output_is_sigmoid_and_xavier_biases_are_zero() {
+        let dev = Cpu::default();
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
+        let m = Autoencoder::new(
+            &dev,
+            16,
+            &[8, 4],
+            Activation::Relu,
+            Init::Xavier,
+            1.0,
+            &mut rng,
+        )
+        .unwrap();
+        let acts: Vec<_> = m.layers().iter().map(|l| l.activation).collect();
+        assert_eq!(
+            acts,
+            [
+                Activation::Relu,
+                Activation::Relu,
+                Activation::Relu,
+                Activation::Sigmoid
+            ]
+        );
+        assert!(m
+            .layers()
+            .iter()
+            .all(|l| l.bias.as_vec().iter().all(|&b| b == 0.0)));
+        let bound = (6.0f32 / 24.0).sqrt();
+        assert!(m.layers()[0]
+            .weight
+            .as_vec()
+            .iter()
+            .all(|w| w.abs() <= bound));
+    }
+
+    #[test]
+    fn safetensors_round_trip_is_exact() {
+        let dev = Cpu::default();
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(4);
+        let m = Autoencoder::new(
+            &dev,
+            12,
+            &[5],
+            Activation::Tanh,
+            Init::Uniform,
+            1.0,
+            &mut rng,
+        )
+        .unwrap();
+        let back = Autoencoder::from_safetensors(&dev, &m.to_safetensors().unwrap()).unwrap();
+        assert_eq!(back.layers().len(), 2);
+        for (a, b) in m.layers().iter().zip(back.layers()) {
+            assert_eq!(a.weight.shape(), b.weight.shape());
+            assert_eq!(a.weight.as_vec(), b.weight.as_vec());
+            assert_eq!(a.bias.as_vec(), b.bias.as_vec());
+            assert_eq!(a.activation, b.activation);
+        }
+    }
+}

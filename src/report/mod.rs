@@ -2,6 +2,9 @@
 
 pub mod atomic;
 pub mod curves;
+pub mod metrics;
 pub mod progress;
-
+pub mod reconstruction;
 pub mod summary;
+
+pub use atomic::write_atomic;

@@ -1,0 +1,238 @@
+//! A whole run on small synthetic data: files, determinism, cancel, divergence.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use runner::config::{Activation, RunConfig};
+use runner::data::{Dataset, DatasetName, Images};
+use runner::model::Autoencoder;
+use runner::report::reconstruction;
+use runner::train::{self, Cancelled, Hooks};
+
+/// Images of one bright rectangle each, at a random place and size: structure a small
+/// autoencoder can learn in a few steps.
+fn images(count: usize, seed: u64) -> Images {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut bytes = vec![0u8; count * 784];
+    for img in bytes.chunks_exact_mut(784) {
+        let (x0, y0) = (rng.gen_range(0..20), rng.gen_range(0..20));
+        let (w, h) = (rng.gen_range(3..9), rng.gen_range(3..9));
+        let v = rng.gen_range(128..=255u8);
+        for y in y0..y0 + h {
+            for x in x0..x0 + w {
+                img[y * 28 + x] = v;
+            }
+        }
+    }
+    Images::new(Arc::<[u8]>::from(bytes), 784)
+}
+
+fn dataset() -> Dataset {
+    Dataset {
+        name: DatasetName::Mnist,
+        train: images(400, 1),
+        test: images(120, 2),
+    }
+}
+
+fn small_config(seed: u64) -> RunConfig {
+    let mut c = RunConfig::default();
+    c.train.epochs = 2;
+    c.train.batch_size = 32; // 400 / 32: 12 batches, the partial 13th dropped
+    c.train.hidden = vec![32];
+    c.train.seed = seed;
+    c
+}
+
+fn run_in(
+    dir: &Path,
+    config: &RunConfig,
+    cancel: bool,
+) -> anyhow::Result<Vec<train::EpochMetrics>> {
+    let flag = AtomicBool::new(cancel);
+    let hooks = Hooks {
+        cancel: &flag,
+        on_progress: &|_| {},
+        on_epoch: &|_| {},
+    };
+    train::run(config, &dataset(), dir, &hooks)
+}
+
+/// The `train_cost,test_cost` columns of a metrics.csv.
+fn cost_columns(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    text.lines()
+        .map(|l| l.split(',').skip(1).take(2).collect::<Vec<_>>().join(","))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_run_writes_its_three_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = run_in(dir.path(), &small_config(1), false).unwrap();
+    assert_eq!(metrics.len(), 2);
+    assert_eq!(metrics[1].epoch, 2);
+
+    let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "epoch,train_cost,test_cost,seconds");
+    assert_eq!(lines.len(), 3);
+    let fields: Vec<&str> = lines[2].split(',').collect();
+    assert_eq!(fields[1].parse::<f32>().unwrap(), metrics[1].train_cost);
+    assert_eq!(fields[2].parse::<f32>().unwrap(), metrics[1].test_cost);
+
+    let bytes = std::fs::read(dir.path().join("model.safetensors")).unwrap();
+    let model = Autoencoder::from_safetensors(&dfdx::prelude::Cpu::default(), &bytes).unwrap();
+    assert_eq!(model.layers().len(), 2);
+    assert_eq!(
+        (model.layers()[0].inputs(), model.layers()[0].outputs()),
+        (784, 32)
+    );
+
+    let png = std::fs::read(dir.path().join("reconstruction.png")).unwrap();
+    let mut reader = png::Decoder::new(png.as_slice()).read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let (w, h) = reconstruction::size(3, 10, 28);
+    assert_eq!((info.width as usize, info.height as usize), (w, h));
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    let row_height = (h - reconstruction::GAP) / 3;
+    let row = |r: usize| &buf[r * row_height * w..(r + 1) * row_height * w];
+    assert_ne!(
+        row(2),
+        row(0),
+        "the reconstruction row must not repeat the clean row"
+    );
+    assert_ne!(
+        row(1),
+        row(0),
+        "the noisy row must not repeat the clean row"
+    );
+
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "no temporary files left: {names:?}");
+}
+
+#[test]
+fn same_seed_same_costs_other_seed_other_costs() {
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    run_in(a.path(), &small_config(5), false).unwrap();
+    run_in(b.path(), &small_config(5), false).unwrap();
+    run_in(c.path(), &small_config(6), false).unwrap();
+    assert_eq!(cost_columns(a.path()), cost_columns(b.path()));
+    assert_ne!(cost_columns(a.path()), cost_columns(c.path()));
+    assert_eq!(
+        std::fs::read(a.path().join("model.safetensors")).unwrap(),
+        std::fs::read(b.path().join("model.safetensors")).unwrap()
+    );
+}
+
+#[test]
+fn other_activations_and_xavier_train() {
+    for activation in [Activation::Relu, Activation::Tanh] {
+        let mut c = small_config(2);
+        c.train.activation = activation;
+        c.train.init = runner::config::Init::Xavier;
+        c.train.learning_rate = 0.001;
+        let flag = AtomicBool::new(false);
+        let hooks = Hooks {
+            cancel: &flag,
+            on_progress: &|_| {},
+            on_epoch: &|_| {},
+        };
+        let t = train::train(&c, &dataset(), &hooks).unwrap();
+        assert!(t
+            .metrics
+            .iter()
+            .all(|m| m.train_cost.is_finite() && m.test_cost.is_finite()));
+        assert!(
+            t.metrics[1].test_cost < t.metrics[0].test_cost,
+            "{activation:?}: {:?}",
+            t.metrics
+        );
+    }
+}
+
+#[test]
+fn cancel_stops_the_run_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = run_in(dir.path(), &small_config(1), true).unwrap_err();
+    assert!(err.is::<Cancelled>(), "{err:#}");
+    assert_eq!(err.to_string(), "cancelled");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn divergence_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = small_config(1);
+    c.train.activation = Activation::Relu;
+    c.train.learning_rate = 1e38;
+    let err = run_in(dir.path(), &c, false).unwrap_err().to_string();
+    assert!(err.starts_with("diverged at epoch 1, batch "), "{err}");
+    assert!(err.ends_with("; try a lower learning_rate"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn progress_and_epoch_hooks_are_called() {
+    use std::sync::Mutex;
+    let epochs = Mutex::new(Vec::new());
+    let progress = Mutex::new(0usize);
+    let flag = AtomicBool::new(false);
+    let hooks = Hooks {
+        cancel: &flag,
+        on_progress: &|p| {
+            assert!(p.batch <= p.batches && p.batches == 12);
+            *progress.lock().unwrap() += 1;
+        },
+        on_epoch: &|m| epochs.lock().unwrap().push(m.epoch),
+    };
+    train::train(&small_config(1), &dataset(), &hooks).unwrap();
+    assert_eq!(*epochs.lock().unwrap(), vec![1, 2]);
+    assert!(*progress.lock().unwrap() >= 2);
+}
+
+#[test]
+fn a_batch_larger_than_the_training_set_is_an_input_error() {
+    let mut c = small_config(1);
+    c.train.batch_size = 401;
+    let dir = tempfile::tempdir().unwrap();
+    let err = run_in(dir.path(), &c, false).unwrap_err();
+    assert_eq!(runner::error::exit_code(&err), 2, "{err:#}");
+}
+
+#[test]
+fn one_thread_and_two_threads_give_the_same_bits() {
+    let flag = AtomicBool::new(false);
+    let hooks = Hooks {
+        cancel: &flag,
+        on_progress: &|_| {},
+        on_epoch: &|_| {},
+    };
+    let costs = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let t = pool
+            .install(|| train::train(&small_config(3), &dataset(), &hooks))
+            .unwrap();
+        t.metrics
+            .iter()
+            .map(|m| (m.train_cost.to_bits(), m.test_cost.to_bits()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(costs(1), costs(2));
+}
