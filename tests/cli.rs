@@ -1,23 +1,8 @@
 //! The built binary on small inputs: dry runs, overrides, and bad files.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn runner(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("runner starts")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{repo, runner, text};
 
 #[test]
 fn dry_run_lists_the_depth_sweep() {
