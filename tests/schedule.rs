@@ -239,7 +239,7 @@ fn ctrl_c_stops_promptly_and_leaves_nothing_that_looks_complete() {
             .replace("train_examples = 500", "train_examples = 20000")
             .replace("epochs = 3", "epochs = 50"),
     );
-    let mut child = command(&[&exp, "--jobs", "2", "--out", "res"], dir.path())
+    let child = command(&[&exp, "--jobs", "2", "--out", "res"], dir.path())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
