@@ -67,6 +67,9 @@ fn draw<'a>(svg: &'a mut String, rows: &[Row]) -> Result<(), Box<dyn std::error:
     chart
         .configure_mesh()
         .x_desc("epoch")
+        .x_labels((epochs as usize).min(20))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .disable_x_mesh()
         .y_desc("cost (mean squared error)")
         .draw()?;
 
