@@ -9,6 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod device;
 pub mod error;
 pub mod layout;
 pub mod model;

@@ -1,0 +1,127 @@
+//! Where runs compute: the CPU, or CUDA GPUs (one run per GPU at a time).
+
+use crate::error::input_error;
+
+/// What `--device` asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeviceSpec {
+    Cpu,
+    /// `cuda` (every visible GPU) or `cuda:0,2` (those ordinals).
+    Cuda(Option<Vec<usize>>),
+}
+
+/// The device one worker computes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    Cpu,
+    Cuda(usize),
+}
+
+impl Slot {
+    /// As recorded in `summary.csv`.
+    pub fn label(self) -> String {
+        match self {
+            Slot::Cpu => "cpu".to_string(),
+            Slot::Cuda(i) => format!("cuda:{i}"),
+        }
+    }
+}
+
+/// Parses `cpu`, `cuda` or `cuda:0,2`.
+pub fn parse(arg: &str) -> anyhow::Result<DeviceSpec> {
+    let usage = || {
+        input_error(format!(
+            "--device {arg}: expected cpu, cuda (every visible GPU) or cuda:LIST (e.g. cuda:0,2)"
+        ))
+    };
+    match arg.trim() {
+        "cpu" => Ok(DeviceSpec::Cpu),
+        "cuda" => Ok(DeviceSpec::Cuda(None)),
+        other => {
+            let list = other.strip_prefix("cuda:").ok_or_else(usage)?;
+            let mut ordinals = list
+                .split(',')
+                .map(|s| s.trim().parse::<usize>().map_err(|_| usage()))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let n = ordinals.len();
+            ordinals.sort_unstable();
+            ordinals.dedup();
+            if ordinals.len() != n {
+                return Err(input_error(format!(
+                    "--device {arg}: a GPU is listed twice"
+                )));
+            }
+            Ok(DeviceSpec::Cuda(Some(ordinals)))
+        }
+    }
+}
+
+/// The devices workers take runs to: one slot for the CPU (every worker shares it), or
+/// one per GPU.
+pub fn slots(spec: &DeviceSpec) -> anyhow::Result<Vec<Slot>> {
+    match spec {
+        DeviceSpec::Cpu => Ok(vec![Slot::Cpu]),
+        DeviceSpec::Cuda(wanted) => cuda_slots(wanted.as_deref()),
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_slots(_wanted: Option<&[usize]>) -> anyhow::Result<Vec<Slot>> {
+    Err(input_error(
+        "--device cuda: this runner was built without CUDA; build it with `cargo build --release --features cuda` (needs the CUDA toolkit and nvidia-smi; see the README's CUDA section)",
+    ))
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_slots(wanted: Option<&[usize]>) -> anyhow::Result<Vec<Slot>> {
+    use cudarc::driver::result;
+    let count = result::init()
+        .and_then(|_| result::device::get_count())
+        .map_err(|e| {
+            input_error(format!(
+                "--device cuda: cannot talk to the NVIDIA driver ({e:?}); is a GPU and its driver installed? `nvidia-smi` should list it"
+            ))
+        })? as usize;
+    if count == 0 {
+        return Err(input_error("--device cuda: the driver sees no GPU"));
+    }
+    match wanted {
+        None => Ok((0..count).map(Slot::Cuda).collect()),
+        Some(list) => {
+            if let Some(bad) = list.iter().find(|&&i| i >= count) {
+                return Err(input_error(format!(
+                    "--device cuda:{bad}: only {count} GPU(s) visible (ordinals 0 to {})",
+                    count - 1
+                )));
+            }
+            Ok(list.iter().copied().map(Slot::Cuda).collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::exit_code;
+
+    #[test]
+    fn parses_device_arguments() {
+        assert_eq!(parse("cpu").unwrap(), DeviceSpec::Cpu);
+        assert_eq!(parse("cuda").unwrap(), DeviceSpec::Cuda(None));
+        assert_eq!(
+            parse("cuda:2,0").unwrap(),
+            DeviceSpec::Cuda(Some(vec![0, 2]))
+        );
+        for bad in ["gpu", "cuda:", "cuda:x", "cuda:1,1"] {
+            assert_eq!(exit_code(&parse(bad).unwrap_err()), 2, "{bad}");
+        }
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn without_the_feature_cuda_says_how_to_build_it() {
+        let err = slots(&DeviceSpec::Cuda(None)).unwrap_err();
+        assert_eq!(exit_code(&err), 2);
+        assert!(format!("{err}").contains("--features cuda"));
+    }
+}
