@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use crate::cli::Args;
 use crate::config::{self, Experiment, Run};
 use crate::data::{self, DataOptions, Dataset, DatasetName};
+use crate::device::{self, Slot};
 use crate::error::Interrupted;
 use crate::layout;
 use crate::report::progress::{Mode, Reporter};
@@ -62,10 +63,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    let slots = device::slots(&device::parse(&args.device)?)?;
+    let jobs = match slots[..] {
+        [Slot::Cpu] => args.jobs.unwrap_or_else(default_jobs),
+        _ => args.jobs.unwrap_or(slots.len()),
+    };
     let mut session = Session {
         opts: Options {
             out: args.out.clone(),
-            jobs: args.jobs.unwrap_or_else(default_jobs),
+            jobs,
+            slots,
             force: args.force,
         },
         data_opts: DataOptions {

@@ -32,6 +32,11 @@ pub struct Args {
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
 
+    /// Where runs compute: cpu, cuda (every visible GPU, one run per GPU at a time) or
+    /// cuda:LIST (e.g. cuda:0,2). CUDA needs a build with `--features cuda`.
+    #[arg(long, value_name = "DEVICE", default_value = "cpu")]
+    pub device: String,
+
     /// Where data sets are looked for and stored (default: $RUNNER_DATA_DIR, else data/).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,

@@ -1,6 +1,6 @@
 //! The results layout, fixed so every part of the runner reads and writes the same places:
 //! `OUT/<experiment>/summary.csv`, `OUT/<experiment>/curves.svg` and
-//! `OUT/<experiment>/<run_id>/{config.toml, metrics.csv, reconstruction.png, model.safetensors, error.txt}`.
+//! `OUT/<experiment>/<run_id>/{config.toml, device.txt, metrics.csv, reconstruction.png, model.safetensors, error.txt}`.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +14,9 @@ pub const METRICS: &str = "metrics.csv";
 pub const RECONSTRUCTION: &str = "reconstruction.png";
 pub const MODEL: &str = "model.safetensors";
 pub const ERROR: &str = "error.txt";
+/// The device the run computed on (`cpu`, `cuda:0`): results differ across devices
+/// within float tolerance, so the summary says where each came from.
+pub const DEVICE: &str = "device.txt";
 pub const SUMMARY: &str = "summary.csv";
 pub const CURVES: &str = "curves.svg";
 
@@ -130,4 +133,13 @@ pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
         });
     }
     Ok(out)
+}
+
+/// The device recorded in a run folder, `cpu` when none was recorded.
+pub fn read_device(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join(DEVICE))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "cpu".to_string())
 }

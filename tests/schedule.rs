@@ -77,7 +77,7 @@ fn one_job_and_two_jobs_give_the_same_bits_and_complete_outputs() {
     let lines: Vec<&str> = summary.lines().collect();
     assert_eq!(
         lines[0],
-        "run_id,hidden,seed,status,epochs,final_train_cost,final_test_cost,best_train_cost,best_test_cost,error"
+        "run_id,hidden,seed,status,device,epochs,final_train_cost,final_test_cost,best_train_cost,best_test_cost,error"
     );
     assert_eq!(lines.len(), 5);
     let ids: Vec<&str> = lines[1..]
@@ -86,7 +86,7 @@ fn one_job_and_two_jobs_give_the_same_bits_and_complete_outputs() {
         .collect();
     assert_eq!(ids, TINY_IDS, "sorted by run id");
     assert!(
-        lines[1..].iter().all(|l| l.contains(",done,3,")),
+        lines[1..].iter().all(|l| l.contains(",done,cpu,3,")),
         "{summary}"
     );
 

@@ -17,6 +17,7 @@ pub struct Row {
     pub id: String,
     pub values: Vec<String>,
     pub status: &'static str,
+    pub device: String,
     pub metrics: Vec<EpochMetrics>,
     pub error: String,
 }
@@ -36,6 +37,7 @@ pub fn collect(out: &Path, experiment: &Experiment, running: &HashSet<String>) -
                 RunState::Missing | RunState::Incomplete => ("pending", Vec::new(), String::new()),
             };
             Row {
+                device: layout::read_device(&dir),
                 id: run.id.clone(),
                 values: run.values.iter().map(|(_, v)| v.clone()).collect(),
                 status,
@@ -56,6 +58,7 @@ pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> 
     header.extend(
         [
             "status",
+            "device",
             "epochs",
             "final_train_cost",
             "final_test_cost",
@@ -75,6 +78,11 @@ pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> 
         record.extend(row.values.iter().cloned());
         record.extend([
             row.status.to_string(),
+            if m.is_empty() {
+                String::new()
+            } else {
+                row.device.clone()
+            },
             if m.is_empty() {
                 String::new()
             } else {

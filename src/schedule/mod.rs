@@ -15,6 +15,7 @@ pub mod select;
 
 use crate::config::{Experiment, Run};
 use crate::data::{Dataset, DatasetName};
+use crate::device::Slot;
 use crate::error::input_error;
 use crate::layout::{self, RunState};
 use crate::report::atomic::write_atomic;
@@ -27,6 +28,8 @@ use crate::train::{self, Hooks};
 pub struct Options {
     pub out: PathBuf,
     pub jobs: usize,
+    /// Devices the workers take turns on: worker `i` computes on `slots[i % len]`.
+    pub slots: Vec<Slot>,
     /// Rerun runs whose complete results already exist, and overwrite other configs' results.
     pub force: bool,
 }
@@ -114,8 +117,14 @@ pub fn execute(
         .build()
         .context("cannot start the worker threads")?;
     pool.scope(|scope| {
-        for _ in 0..opts.jobs.max(1) {
-            scope.spawn(|_| {
+        for worker in 0..opts.jobs.max(1) {
+            let slot = opts
+                .slots
+                .get(worker % opts.slots.len().max(1))
+                .copied()
+                .unwrap_or(Slot::Cpu);
+            let (next, results, running) = (&next, &results, &running);
+            scope.spawn(move |_| {
                 // dfdx runs matmuls on the current rayon pool: a pool of one thread per
                 // worker keeps each run on one core and runs from stealing each other's work.
                 let Ok(compute) = rayon::ThreadPoolBuilder::new()
@@ -131,21 +140,21 @@ pub fn execute(
                     if cancel.load(Ordering::SeqCst) {
                         break;
                     }
-                    lock(&running).insert(run.id.clone());
+                    lock(running).insert(run.id.clone());
                     reporter.started(&run.id);
-                    let result =
-                        compute.install(|| run_one(experiment, run, data, opts, reporter, cancel));
-                    lock(&running).remove(&run.id);
+                    let result = compute
+                        .install(|| run_one(experiment, run, slot, data, opts, reporter, cancel));
+                    lock(running).remove(&run.id);
                     let cancelled = cancel.load(Ordering::SeqCst) && result.is_err();
                     if !cancelled {
                         reporter.finished(&run.id, result.as_ref().err().map(String::as_str));
                     }
-                    let snapshot = lock(&running).clone();
+                    let snapshot = lock(running).clone();
                     if let Err(e) = summary::write(&opts.out, experiment, &snapshot) {
                         tracing::error!("{e:#}");
                     }
                     if !cancelled {
-                        lock(&results).push((run.id.clone(), result));
+                        lock(results).push((run.id.clone(), result));
                     }
                 }
             });
@@ -178,13 +187,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn run_one(
     experiment: &Experiment,
     run: &Run,
+    slot: Slot,
     data: &HashMap<DatasetName, Dataset>,
     opts: &Options,
     reporter: &Reporter,
     cancel: &AtomicBool,
 ) -> Result<(), String> {
     let dir = layout::run_dir(&opts.out, &experiment.name, &run.id);
-    prepare_dir(&dir, run).map_err(|e| format!("{e:#}"))?;
+    prepare_dir(&dir, run, slot).map_err(|e| format!("{e:#}"))?;
     let Some(dataset) = data.get(&run.config.data.dataset) else {
         return Err(format!(
             "data set {} was not loaded",
@@ -216,7 +226,7 @@ fn run_one(
 
 /// Clears what an earlier attempt left and records the resolved config first, so the
 /// folder always says which config its files belong to.
-fn prepare_dir(dir: &Path, run: &Run) -> anyhow::Result<()> {
+fn prepare_dir(dir: &Path, run: &Run, slot: Slot) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for name in [
         layout::METRICS,
@@ -230,6 +240,9 @@ fn prepare_dir(dir: &Path, run: &Run) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot remove {}", path.display()))?;
         }
     }
+    let path = dir.join(layout::DEVICE);
+    write_atomic(&path, format!("{}\n", slot.label()).as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     let path = dir.join(layout::CONFIG);
     write_atomic(&path, run.config.to_toml().as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))
