@@ -19,6 +19,7 @@ pub const ERROR: &str = "error.txt";
 pub const DEVICE: &str = "device.txt";
 pub const SUMMARY: &str = "summary.csv";
 pub const CURVES: &str = "curves.svg";
+pub const STATS: &str = "stats.md";
 
 pub fn experiment_dir(out: &Path, experiment: &str) -> PathBuf {
     out.join(experiment)

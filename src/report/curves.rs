@@ -7,22 +7,7 @@ use anyhow::Context;
 use plotters::prelude::*;
 
 use super::atomic::write_atomic;
-use super::summary::Row;
-
-/// The configuration a run belongs to: its id without the seed.
-fn configuration(id: &str) -> String {
-    let parts: Vec<&str> = id
-        .split('_')
-        .filter(|p| {
-            !(p.starts_with("seed") && p.len() > 4 && p[4..].chars().all(|c| c.is_ascii_digit()))
-        })
-        .collect();
-    if parts.is_empty() {
-        "all seeds".to_string()
-    } else {
-        parts.join("_")
-    }
-}
+use super::summary::{configuration, Row};
 
 /// Draws the curves of the runs that have metrics and writes them atomically to `path`.
 pub fn write(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
@@ -112,16 +97,4 @@ fn draw<'a>(svg: &'a mut String, rows: &[Row]) -> Result<(), Box<dyn std::error:
     }
     root.present()?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn configuration_drops_the_seed() {
-        assert_eq!(configuration("h256_noise0.6_seed12"), "h256_noise0.6");
-        assert_eq!(configuration("seed1"), "all seeds");
-        assert_eq!(configuration("h256_seedling"), "h256_seedling");
-    }
 }

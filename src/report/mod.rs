@@ -5,6 +5,7 @@ pub mod curves;
 pub mod metrics;
 pub mod progress;
 pub mod reconstruction;
+pub mod stats;
 pub mod summary;
 
 pub use atomic::write_atomic;

@@ -1,5 +1,6 @@
-//! `summary.csv`: one row per run, rebuilt from the run folders, so that it is right
-//! whoever wrote the folders (this process, an earlier one, another shard).
+//! `summary.csv` (with `curves.svg` and `stats.md`): one row per run, rebuilt from the run
+//! folders, so that it is right whoever wrote the folders (this process, an earlier one,
+//! another shard).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -10,6 +11,22 @@ use super::atomic::write_atomic;
 use crate::config::Experiment;
 use crate::layout::{self, RunState};
 use crate::train::EpochMetrics;
+
+/// The configuration a run belongs to: its id without the seed, so that runs differing
+/// only in their seed are grouped (one colour in the curves, one line in the stats).
+pub fn configuration(id: &str) -> String {
+    let parts: Vec<&str> = id
+        .split('_')
+        .filter(|p| {
+            !(p.starts_with("seed") && p.len() > 4 && p[4..].chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect();
+    if parts.is_empty() {
+        "all seeds".to_string()
+    } else {
+        parts.join("_")
+    }
+}
 
 /// One run's line in the summary.
 #[derive(Debug)]
@@ -117,5 +134,18 @@ pub fn write(
     write_atomic(&path, &render(experiment, &rows)?)
         .with_context(|| format!("cannot write {}", path.display()))?;
     super::curves::write(&dir.join(layout::CURVES), &rows)?;
+    super::stats::write(&dir.join(layout::STATS), &rows)?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_drops_the_seed() {
+        assert_eq!(configuration("h256_noise0.6_seed12"), "h256_noise0.6");
+        assert_eq!(configuration("seed1"), "all seeds");
+        assert_eq!(configuration("h256_seedling"), "h256_seedling");
+    }
 }
