@@ -14,7 +14,7 @@ use dfdx::tensor_ops::Backward;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use runner::config::{Activation, Init};
-use runner::model::{Adam, Autoencoder, Layer};
+use runner::model::{Adam, Autoencoder, Input, Layer};
 use runner::train::noise;
 
 const STEPS: usize = 50;
@@ -62,7 +62,7 @@ fn runtime_costs(dev: &Cpu, model: &mut Autoencoder) -> Vec<f32> {
             model
                 .train_step(
                     &mut adam,
-                    dev.tensor_from_vec(noisy, (BATCH, DIM)),
+                    &Input::from_vec(dev, noisy, (BATCH, DIM)),
                     dev.tensor_from_vec(clean, (BATCH, DIM)),
                 )
                 .unwrap()

@@ -9,11 +9,12 @@
 pub mod adam;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use anyhow::{bail, ensure, Context};
 use dfdx::losses::mse_loss;
-use dfdx::prelude::{Axis, Cpu, Gradients, HasShape, Merge, NoneTape, Tape, Tensor};
-use dfdx::tensor::{AsArray, TensorFromVec, Trace};
+use dfdx::prelude::{Axis, Cpu, Gradients, HasShape, Merge, NoneTape, OwnedTape, Tape, Tensor};
+use dfdx::tensor::{AsArray, PutTape, TensorFromVec, ZerosTensor};
 use dfdx::tensor_ops::{Backward, BroadcastTo, TryMatMul};
 use rand::Rng;
 use rand_distr::{Distribution, Uniform};
@@ -44,8 +45,13 @@ impl Layer {
     }
 
     fn forward<T: Tape<f32, Cpu> + Merge<T>>(&self, x: Matrix<T>) -> Matrix<T> {
-        let batch = x.shape().0;
-        let z = x.matmul(self.weight.retaped::<T>())
+        self.bias_activation(x.matmul(self.weight.retaped::<T>()))
+    }
+
+    /// `activation(xw + b)` from the product `xw`.
+    fn bias_activation<T: Tape<f32, Cpu> + Merge<T>>(&self, xw: Matrix<T>) -> Matrix<T> {
+        let batch = xw.shape().0;
+        let z = xw
             + self
                 .bias
                 .retaped::<T>()
@@ -55,6 +61,107 @@ impl Layer {
             Activation::Relu => z.relu(),
             Activation::Tanh => z.tanh(),
         }
+    }
+}
+
+/// `x W` for the first layer, taped so that the backward pass computes the weight's
+/// gradient only.
+///
+/// dfdx's matmul backward always computes both operands' gradients, and the input's
+/// (`dZ W^T`, a sixth of a step's matmul work) feeds nothing. Its weight gradient here is
+/// the same gemm call dfdx makes (same shapes, strides, accumulation and threads), so the
+/// bits are dfdx's. dfdx 0.13 does not expose a tensor's data, so the input's pixels come
+/// from [`Input`]'s host copy.
+fn first_matmul(layer: &Layer, x: &Input) -> Matrix<OwnedTape<f32, Cpu>> {
+    let (m, k) = x.shape();
+    let n = layer.outputs();
+    assert_eq!(
+        k,
+        layer.inputs(),
+        "the input has {k} columns, the layer {} inputs",
+        layer.inputs()
+    );
+    let xw = x.tensor.clone().matmul(layer.weight.clone());
+    let (w, xw_ghost) = (layer.weight.ghost(), xw.ghost());
+    let pixels = Arc::clone(&x.host);
+    let mut tape = OwnedTape::<f32, Cpu>::default();
+    tape.add_backward_op(move |grads| {
+        grads.try_alloc_for(&w)?;
+        grads.try_alloc_for(&xw_ghost)?;
+        // The gradient of `xw` is only read while the weight's is written; both buffers
+        // are allocated above, so looking one up cannot move the other's heap data.
+        let g_xw: *const f32 = grads.get_or_alloc_mut(&xw_ghost)?.as_ptr();
+        let g_w = grads.get_or_alloc_mut(&w)?;
+        debug_assert_eq!(g_w.len(), k * n);
+        // dW += x^T dZ: (k, m) x (m, n), row-major, as dfdx's `MatMatKernel::backward`.
+        unsafe {
+            gemm::gemm(
+                k,
+                n,
+                m,
+                g_w.as_mut_ptr(),
+                1,
+                n as isize,
+                true,
+                pixels.as_ptr(),
+                k as isize,
+                1,
+                g_xw,
+                1,
+                n as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::Rayon(rayon::current_num_threads()),
+            );
+        }
+        Ok(())
+    });
+    xw.put_tape(tape)
+}
+
+/// A batch of training inputs, one image per row, held twice: as a tensor for the
+/// forward pass and as host memory for the first layer's weight gradient.
+#[derive(Clone, Debug)]
+pub struct Input {
+    host: Arc<Vec<f32>>,
+    tensor: Matrix,
+}
+
+impl Input {
+    /// A zero batch of `rows` images of `cols` pixels, to be overwritten with [`Input::set`].
+    pub fn zeros(dev: &Cpu, rows: usize, cols: usize) -> Self {
+        Input {
+            host: Arc::new(vec![0.0; rows * cols]),
+            tensor: dev.zeros_like(&(rows, cols)),
+        }
+    }
+
+    /// A batch from `rows * cols` values, row-major.
+    pub fn from_vec(dev: &Cpu, data: Vec<f32>, (rows, cols): (usize, usize)) -> Self {
+        assert_eq!(data.len(), rows * cols, "{rows} x {cols} values expected");
+        Input {
+            tensor: dev.tensor_from_vec(data.clone(), (rows, cols)),
+            host: Arc::new(data),
+        }
+    }
+
+    /// Overwrites the batch with `values` (rows * cols, row-major). In place once the
+    /// previous step is done with it; a copy otherwise.
+    pub fn set(&mut self, values: &[f32]) {
+        Arc::make_mut(&mut self.host).copy_from_slice(values);
+        self.tensor.copy_from(values);
+    }
+
+    /// (rows, cols).
+    pub fn shape(&self) -> (usize, usize) {
+        *self.tensor.shape()
+    }
+
+    pub fn tensor(&self) -> &Matrix {
+        &self.tensor
     }
 }
 
@@ -162,10 +269,18 @@ impl Autoencoder {
     pub fn train_step(
         &mut self,
         opt: &mut Adam,
-        noisy: Matrix,
+        noisy: &Input,
         clean: Matrix,
     ) -> anyhow::Result<f32> {
-        let loss = mse_loss(self.forward(noisy.leaky_traced()), clean);
+        let (first, rest) = self
+            .layers
+            .split_first()
+            .context("the model has no layers")?;
+        let mut h = first.bias_activation(first_matmul(first, noisy));
+        for layer in rest {
+            h = layer.forward(h);
+        }
+        let loss = mse_loss(h, clean);
         let cost = loss.array();
         if !cost.is_finite() {
             return Ok(cost);

@@ -20,7 +20,7 @@ use rand::seq::SliceRandom;
 use crate::config::RunConfig;
 use crate::data::{Dataset, Images};
 use crate::error::input_error;
-use crate::model::{Adam, Autoencoder, Matrix};
+use crate::model::{Adam, Autoencoder, Input, Matrix};
 use crate::report;
 use noise::{RunRng, Stream};
 
@@ -155,7 +155,7 @@ pub fn train(config: &RunConfig, data: &Dataset, hooks: &Hooks) -> anyhow::Resul
     let mut noisy = vec![0f32; t.batch_size * dim];
     // Reused across steps: once a step's clones are dropped, `copy_from` writes in place.
     let mut clean_t: Matrix = dev.zeros_like(&(t.batch_size, dim));
-    let mut noisy_t: Matrix = dev.zeros_like(&(t.batch_size, dim));
+    let mut noisy_t = Input::zeros(&dev, t.batch_size, dim);
     let mut metrics = Vec::with_capacity(t.epochs);
 
     for epoch in 1..=t.epochs {
@@ -171,8 +171,8 @@ pub fn train(config: &RunConfig, data: &Dataset, hooks: &Hooks) -> anyhow::Resul
             data.train.fill_f32(indices, &mut clean);
             noise::add_noise(&mut noise_rng, level, &clean, &mut noisy);
             clean_t.copy_from(&clean);
-            noisy_t.copy_from(&noisy);
-            let cost = model.train_step(&mut adam, noisy_t.clone(), clean_t.clone())?;
+            noisy_t.set(&noisy);
+            let cost = model.train_step(&mut adam, &noisy_t, clean_t.clone())?;
             if !cost.is_finite() {
                 bail!(
                     "diverged at epoch {epoch}, batch {}: cost is {}; try a lower learning_rate",
