@@ -1,4 +1,5 @@
-//! Many runs: parallel on a rayon pool, resumable, each failure kept to its own run.
+//! Many runs: in parallel, one compute thread each, resumable, each failure kept to its
+//! own run.
 //!
 //! The scheduler decides what to run and records outcomes in the run folders; what the
 //! user sees comes from [`crate::report::progress::Reporter`], fed by events.
@@ -93,7 +94,7 @@ pub fn datasets_needed(plan: &Plan) -> Vec<DatasetName> {
     names
 }
 
-/// Runs the plan's runs on `opts.jobs` threads, one compute thread each; rewrites
+/// Runs the plan's runs on `opts.jobs` workers, each with a one-thread rayon pool; rewrites
 /// `summary.csv` as runs finish. Stops taking new runs once `cancel` is set.
 pub fn execute(
     plan: &Plan,
@@ -110,13 +111,10 @@ pub fn execute(
     summary::write(&opts.out, experiment, &HashSet::new())?;
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(String, Result<(), String>)>> = Mutex::new(Vec::new());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.max(1))
-        .thread_name(|i| format!("runner-job-{i}"))
-        .start_handler(|_| dfdx::flush_denormals_to_zero())
-        .build()
-        .context("cannot start the worker threads")?;
-    pool.scope(|scope| {
+    // Plain threads drive the runs: a rayon worker waiting in another pool's `install`
+    // steals its own pool's jobs, which nested the second run inside the first and ran
+    // them one after the other.
+    std::thread::scope(|scope| {
         for worker in 0..opts.jobs.max(1) {
             let slot = opts
                 .slots
@@ -124,15 +122,20 @@ pub fn execute(
                 .copied()
                 .unwrap_or(Slot::Cpu);
             let (next, results, running) = (&next, &results, &running);
-            scope.spawn(move |_| {
+            scope.spawn(move || {
                 // dfdx runs matmuls on the current rayon pool: a pool of one thread per
                 // worker keeps each run on one core and runs from stealing each other's work.
-                let Ok(compute) = rayon::ThreadPoolBuilder::new()
+                let compute = match rayon::ThreadPoolBuilder::new()
                     .num_threads(1)
+                    .thread_name(move |_| format!("runner-run-{worker}"))
                     .start_handler(|_| dfdx::flush_denormals_to_zero())
                     .build()
-                else {
-                    return;
+                {
+                    Ok(pool) => pool,
+                    Err(e) => {
+                        tracing::error!("worker {worker} cannot start its compute thread: {e}");
+                        return;
+                    }
                 };
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
