@@ -38,6 +38,30 @@ pub fn spread(values: &[f64]) -> Option<Spread> {
     })
 }
 
+/// The header of a stats table whose first column is `label`.
+pub fn header(label: &str) -> String {
+    format!(
+        "| {label} | runs | final train cost: mean ± sd | min | max | final test cost: mean ± sd | min | max |\n|---|---|---|---|---|---|---|---|\n"
+    )
+}
+
+/// One line of a stats table from the final costs of some runs.
+pub fn line(name: &str, train: &[f64], test: &[f64]) -> Option<String> {
+    let (a, b) = (spread(train)?, spread(test)?);
+    Some(format!(
+        "| {name} | {} | {:.5} ± {:.5} | {:.5} | {:.5} | {:.5} ± {:.5} | {:.5} | {:.5} |\n",
+        train.len(),
+        a.mean,
+        a.sd,
+        a.min,
+        a.max,
+        b.mean,
+        b.sd,
+        b.min,
+        b.max
+    ))
+}
+
 /// The markdown table: one line per configuration with completed runs.
 pub fn render(rows: &[Row]) -> String {
     let mut configs: Vec<String> = rows
@@ -47,33 +71,16 @@ pub fn render(rows: &[Row]) -> String {
         .collect();
     configs.sort();
     configs.dedup();
-    let mut out = String::from(
-        "| configuration | runs | final train cost: mean ± sd | min | max | final test cost: mean ± sd | min | max |\n|---|---|---|---|---|---|---|---|\n",
-    );
+    let mut out = header("configuration");
     for config in configs {
-        let finals: Vec<(f64, f64)> = rows
+        let finals: Vec<_> = rows
             .iter()
             .filter(|r| configuration(&r.id) == config)
             .filter_map(|r| r.metrics.last())
-            .map(|m| (m.train_cost as f64, m.test_cost as f64))
             .collect();
-        let train: Vec<f64> = finals.iter().map(|f| f.0).collect();
-        let test: Vec<f64> = finals.iter().map(|f| f.1).collect();
-        let (Some(a), Some(b)) = (spread(&train), spread(&test)) else {
-            continue;
-        };
-        out.push_str(&format!(
-            "| {config} | {} | {:.5} ± {:.5} | {:.5} | {:.5} | {:.5} ± {:.5} | {:.5} | {:.5} |\n",
-            finals.len(),
-            a.mean,
-            a.sd,
-            a.min,
-            a.max,
-            b.mean,
-            b.sd,
-            b.min,
-            b.max
-        ));
+        let train: Vec<f64> = finals.iter().map(|m| m.train_cost as f64).collect();
+        let test: Vec<f64> = finals.iter().map(|m| m.test_cost as f64).collect();
+        out.extend(line(&config, &train, &test));
     }
     out
 }
