@@ -104,9 +104,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Ok(())
     } else {
         anyhow::bail!(
-            "{} run{} failed (see error.txt in each run folder):\n{}",
-            failed.len(),
-            if failed.len() == 1 { "" } else { "s" },
+            "{} failed (see error.txt in each run folder):\n{}",
+            plural_runs(failed.len()),
             failed.join("\n")
         )
     }
@@ -215,9 +214,8 @@ fn verify_all(
         Ok(())
     } else {
         anyhow::bail!(
-            "{} run{} did not reproduce within tolerance {tolerance}:\n{}",
-            drifting.len(),
-            if drifting.len() == 1 { "" } else { "s" },
+            "{} did not reproduce within tolerance {tolerance}:\n{}",
+            plural_runs(drifting.len()),
             verify::table(&drifting, tolerance)
         )
     }
@@ -287,7 +285,12 @@ pub fn dry_run_table(path: &Path, experiment: &Experiment) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    let n = experiment.runs.len();
-    out.push_str(&format!("{n} run{}\n", if n == 1 { "" } else { "s" }));
+    out.push_str(&plural_runs(experiment.runs.len()));
+    out.push('\n');
     out
+}
+
+/// "1 run", "2 runs".
+fn plural_runs(n: usize) -> String {
+    format!("{n} run{}", if n == 1 { "" } else { "s" })
 }
