@@ -35,8 +35,8 @@ fn depth_sweep_table_is_the_committed_stats() {
 fn tensorflow_finals(log: &str) -> (f64, f64) {
     let value = |prefix: &str| -> f64 {
         log.lines()
-            .filter_map(|l| l.strip_prefix(prefix))
-            .last()
+            .rev()
+            .find_map(|l| l.strip_prefix(prefix))
             .and_then(|v| v.split_whitespace().last())
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no {prefix:?} line"))
