@@ -40,11 +40,19 @@ pub trait ModelDevice: Device<f32> + TensorToArray<(), f32, Array = f32> {
     /// By default dfdx's own matmul on the traced input, which also computes the input's
     /// gradient that nothing reads. The CPU skips that work (see [`Cpu`]'s impl).
     fn first_matmul(layer: &Layer<Self>, x: &Input<Self>) -> Matrix<Self, OwnedTape<f32, Self>> {
-        x.tensor
-            .clone()
-            .leaky_traced()
-            .matmul(layer.weight.retaped::<OwnedTape<f32, Self>>())
+        dfdx_first_matmul(layer, x)
     }
+}
+
+/// `x W` with dfdx's matmul on the traced input, as dfdx's `nn::Linear` computes it.
+fn dfdx_first_matmul<D: ModelDevice>(
+    layer: &Layer<D>,
+    x: &Input<D>,
+) -> Matrix<D, OwnedTape<f32, D>> {
+    x.tensor
+        .clone()
+        .leaky_traced()
+        .matmul(layer.weight.retaped::<OwnedTape<f32, D>>())
 }
 
 impl ModelDevice for Cpu {
@@ -468,6 +476,7 @@ fn from_le_bytes(b: &[u8]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dfdx::tensor::TensorFromVec;
     use rand::SeedableRng;
 
     #[test]
@@ -511,6 +520,39 @@ mod tests {
             .as_vec()
             .iter()
             .all(|w| w.abs() <= bound));
+    }
+
+    /// What a GPU computes for the first layer (dfdx's matmul), run on the CPU: the same
+    /// product and weight gradient, bit for bit, as the CPU's own op.
+    #[test]
+    fn the_generic_first_matmul_matches_the_cpu_one() {
+        let dev = Cpu::default();
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
+        let m = Autoencoder::new(
+            &dev,
+            12,
+            &[5],
+            Activation::Sigmoid,
+            Init::Uniform,
+            1.0,
+            &mut rng,
+        )
+        .unwrap();
+        let layer = &m.layers()[0];
+        let x = Input::from_vec(&dev, draw(&mut rng, 4 * 12, 1.0), (4, 12));
+        let target: Matrix = dev.tensor_from_vec(draw(&mut rng, 4 * 5, 1.0), (4, 5));
+        let cpu = first_matmul_cpu(layer, &x);
+        let generic = dfdx_first_matmul(layer, &x);
+        assert_eq!(cpu.as_vec(), generic.as_vec());
+        let g_cpu = mse_loss(cpu, target.clone()).backward();
+        let g_generic = mse_loss(generic, target).backward();
+        let (a, b) = (
+            g_cpu.get(&layer.weight).as_vec(),
+            g_generic.get(&layer.weight).as_vec(),
+        );
+        assert!(a.iter().any(|&g| g != 0.0));
+        let bits = |v: &[f32]| v.iter().map(|g| g.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a), bits(&b));
     }
 
     #[test]
