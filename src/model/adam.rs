@@ -6,7 +6,7 @@
 //! parameter, so it updates bit for bit as `optim::Adam` would.
 
 use anyhow::Context;
-use dfdx::prelude::{Cpu, Gradients};
+use dfdx::prelude::{Cpu, Gradients, Shape, Tensor};
 use dfdx::tensor_ops::AdamConfig;
 
 use super::{device_error, Autoencoder, ModelDevice};
@@ -52,31 +52,23 @@ impl<D: ModelDevice> Adam<D> {
             .checked_add(1)
             .context("Adam's step counter overflowed")?;
         for layer in model.layers_mut() {
-            let m = self
-                .moment1
-                .get_or_alloc_mut(&layer.weight)
-                .map_err(device_error)?;
-            let v = self
-                .moment2
-                .get_or_alloc_mut(&layer.weight)
-                .map_err(device_error)?;
-            let g = grads.get_or_alloc_mut(&layer.weight).map_err(device_error)?;
-            self.cfg
-                .try_update(self.t, &mut layer.weight, m, v, g)
-                .map_err(device_error)?;
-            let m = self
-                .moment1
-                .get_or_alloc_mut(&layer.bias)
-                .map_err(device_error)?;
-            let v = self
-                .moment2
-                .get_or_alloc_mut(&layer.bias)
-                .map_err(device_error)?;
-            let g = grads.get_or_alloc_mut(&layer.bias).map_err(device_error)?;
-            self.cfg
-                .try_update(self.t, &mut layer.bias, m, v, g)
-                .map_err(device_error)?;
+            self.step(&mut layer.weight, grads)?;
+            self.step(&mut layer.bias, grads)?;
         }
         Ok(())
+    }
+
+    /// Adam's kernel on one parameter, with its moments and gradient.
+    fn step<S: Shape>(
+        &mut self,
+        param: &mut Tensor<S, f32, D>,
+        grads: &mut Gradients<f32, D>,
+    ) -> anyhow::Result<()> {
+        let m = self.moment1.get_or_alloc_mut(param).map_err(device_error)?;
+        let v = self.moment2.get_or_alloc_mut(param).map_err(device_error)?;
+        let g = grads.get_or_alloc_mut(param).map_err(device_error)?;
+        self.cfg
+            .try_update(self.t, param, m, v, g)
+            .map_err(device_error)
     }
 }
