@@ -236,3 +236,26 @@ fn one_thread_and_two_threads_give_the_same_bits() {
     };
     assert_eq!(costs(1), costs(2));
 }
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn a_gpu_slot_without_the_cuda_feature_says_how_to_build_it() {
+    let flag = AtomicBool::new(false);
+    let hooks = Hooks {
+        cancel: &flag,
+        on_progress: &|_| {},
+        on_epoch: &|_| {},
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let err = train::run_on(
+        runner::device::Slot::Cuda(0),
+        &small_config(1),
+        &dataset(),
+        dir.path(),
+        &hooks,
+    )
+    .unwrap_err();
+    assert_eq!(runner::error::exit_code(&err), 2, "{err:#}");
+    assert!(format!("{err:#}").contains("--features cuda"), "{err:#}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

@@ -6,19 +6,19 @@
 //! parameter, so it updates bit for bit as `optim::Adam` would.
 
 use anyhow::Context;
-use dfdx::prelude::{Cpu, Gradients};
+use dfdx::prelude::{Cpu, Gradients, Shape, Tensor};
 use dfdx::tensor_ops::AdamConfig;
 
-use super::Autoencoder;
+use super::{device_error, Autoencoder, ModelDevice};
 
-pub struct Adam {
+pub struct Adam<D: ModelDevice = Cpu> {
     cfg: AdamConfig,
     t: i32,
-    moment1: Gradients<f32, Cpu>,
-    moment2: Gradients<f32, Cpu>,
+    moment1: Gradients<f32, D>,
+    moment2: Gradients<f32, D>,
 }
 
-impl Adam {
+impl<D: ModelDevice> Adam<D> {
     /// Adam with the tutorial's (and TensorFlow's) betas 0.9, 0.999 and epsilon 1e-8.
     pub fn new(learning_rate: f64) -> Self {
         Adam {
@@ -44,23 +44,31 @@ impl Adam {
     /// parameter of an autoencoder is used by every forward pass.
     pub fn update(
         &mut self,
-        model: &mut Autoencoder,
-        grads: &mut Gradients<f32, Cpu>,
+        model: &mut Autoencoder<D>,
+        grads: &mut Gradients<f32, D>,
     ) -> anyhow::Result<()> {
         self.t = self
             .t
             .checked_add(1)
             .context("Adam's step counter overflowed")?;
         for layer in model.layers_mut() {
-            let m = self.moment1.get_or_alloc_mut(&layer.weight)?;
-            let v = self.moment2.get_or_alloc_mut(&layer.weight)?;
-            let g = grads.get_or_alloc_mut(&layer.weight)?;
-            self.cfg.try_update(self.t, &mut layer.weight, m, v, g)?;
-            let m = self.moment1.get_or_alloc_mut(&layer.bias)?;
-            let v = self.moment2.get_or_alloc_mut(&layer.bias)?;
-            let g = grads.get_or_alloc_mut(&layer.bias)?;
-            self.cfg.try_update(self.t, &mut layer.bias, m, v, g)?;
+            self.step(&mut layer.weight, grads)?;
+            self.step(&mut layer.bias, grads)?;
         }
         Ok(())
+    }
+
+    /// Adam's kernel on one parameter, with its moments and gradient.
+    fn step<S: Shape>(
+        &mut self,
+        param: &mut Tensor<S, f32, D>,
+        grads: &mut Gradients<f32, D>,
+    ) -> anyhow::Result<()> {
+        let m = self.moment1.get_or_alloc_mut(param).map_err(device_error)?;
+        let v = self.moment2.get_or_alloc_mut(param).map_err(device_error)?;
+        let g = grads.get_or_alloc_mut(param).map_err(device_error)?;
+        self.cfg
+            .try_update(self.t, param, m, v, g)
+            .map_err(device_error)
     }
 }

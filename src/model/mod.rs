@@ -9,12 +9,15 @@
 pub mod adam;
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 
 use anyhow::{bail, ensure, Context};
 use dfdx::losses::mse_loss;
-use dfdx::prelude::{Axis, Cpu, Gradients, HasShape, Merge, NoneTape, OwnedTape, Tape, Tensor};
-use dfdx::tensor::{AsArray, PutTape, TensorFromVec, ZerosTensor};
+use dfdx::prelude::{
+    Axis, Cpu, Device, Gradients, HasShape, Merge, NoneTape, OwnedTape, Tape, Tensor,
+};
+use dfdx::tensor::{AsArray, PutTape, TensorToArray, Trace};
 use dfdx::tensor_ops::{Backward, BroadcastTo, TryMatMul};
 use rand::Rng;
 use rand_distr::{Distribution, Uniform};
@@ -23,19 +26,61 @@ use crate::config::{Activation, Init};
 
 pub use adam::Adam;
 
-/// A batch of images, one per row.
-pub type Matrix<T = NoneTape> = Tensor<(usize, usize), f32, Cpu, T>;
+/// A batch of images, one per row, on device `D`.
+pub type Matrix<D = Cpu, T = NoneTape> = Tensor<(usize, usize), f32, D, T>;
+
+/// A dfdx device the model trains on: any [`Device<f32>`] that can read a scalar back
+/// (the cost), plus how it computes the first layer's product.
+///
+/// The training loop is one generic piece over this trait; the devices differ only in
+/// [`ModelDevice::first_matmul`].
+pub trait ModelDevice: Device<f32> + TensorToArray<(), f32, Array = f32> {
+    /// `x W` for the first layer, taped for the backward pass.
+    ///
+    /// By default dfdx's own matmul on the traced input, which also computes the input's
+    /// gradient that nothing reads. The CPU skips that work (see [`Cpu`]'s impl).
+    fn first_matmul(layer: &Layer<Self>, x: &Input<Self>) -> Matrix<Self, OwnedTape<f32, Self>> {
+        dfdx_first_matmul(layer, x)
+    }
+}
+
+/// `x W` with dfdx's matmul on the traced input, as dfdx's `nn::Linear` computes it.
+fn dfdx_first_matmul<D: ModelDevice>(
+    layer: &Layer<D>,
+    x: &Input<D>,
+) -> Matrix<D, OwnedTape<f32, D>> {
+    x.tensor
+        .clone()
+        .leaky_traced()
+        .matmul(layer.weight.retaped::<OwnedTape<f32, D>>())
+}
+
+impl ModelDevice for Cpu {
+    fn first_matmul(layer: &Layer, x: &Input) -> Matrix<Cpu, OwnedTape<f32, Cpu>> {
+        first_matmul_cpu(layer, x)
+    }
+}
+
+/// dfdx's CUDA device: dfdx's matmul (cuBLAS) for the first layer too.
+#[cfg(feature = "cuda")]
+impl ModelDevice for dfdx::tensor::Cuda {}
+
+/// A device error as an [`anyhow::Error`]: dfdx's error types are `Debug + Display`, but
+/// `CudaError` is no `std::error::Error`, so `?` cannot convert it.
+pub(crate) fn device_error<E: fmt::Display>(e: E) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
 
 /// One fully connected layer: `activation(x W + b)`.
 #[derive(Clone, Debug)]
-pub struct Layer {
+pub struct Layer<D: ModelDevice = Cpu> {
     /// Shape (inputs, outputs), so that a batch of rows multiplies it without a transpose.
-    pub weight: Tensor<(usize, usize), f32, Cpu>,
-    pub bias: Tensor<(usize,), f32, Cpu>,
+    pub weight: Tensor<(usize, usize), f32, D>,
+    pub bias: Tensor<(usize,), f32, D>,
     pub activation: Activation,
 }
 
-impl Layer {
+impl<D: ModelDevice> Layer<D> {
     pub fn inputs(&self) -> usize {
         self.weight.shape().0
     }
@@ -44,12 +89,12 @@ impl Layer {
         self.weight.shape().1
     }
 
-    fn forward<T: Tape<f32, Cpu> + Merge<T>>(&self, x: Matrix<T>) -> Matrix<T> {
+    fn forward<T: Tape<f32, D> + Merge<T>>(&self, x: Matrix<D, T>) -> Matrix<D, T> {
         self.bias_activation(x.matmul(self.weight.retaped::<T>()))
     }
 
     /// `activation(xw + b)` from the product `xw`.
-    fn bias_activation<T: Tape<f32, Cpu> + Merge<T>>(&self, xw: Matrix<T>) -> Matrix<T> {
+    fn bias_activation<T: Tape<f32, D> + Merge<T>>(&self, xw: Matrix<D, T>) -> Matrix<D, T> {
         let batch = xw.shape().0;
         let z = xw
             + self
@@ -72,7 +117,7 @@ impl Layer {
 /// the same gemm call dfdx makes (same shapes, strides, accumulation and threads), so the
 /// bits are dfdx's. dfdx 0.13 does not expose a tensor's data, so the input's pixels come
 /// from [`Input`]'s host copy.
-fn first_matmul(layer: &Layer, x: &Input) -> Matrix<OwnedTape<f32, Cpu>> {
+fn first_matmul_cpu(layer: &Layer, x: &Input) -> Matrix<Cpu, OwnedTape<f32, Cpu>> {
     let (m, k) = x.shape();
     let n = layer.outputs();
     assert_eq!(
@@ -123,16 +168,17 @@ fn first_matmul(layer: &Layer, x: &Input) -> Matrix<OwnedTape<f32, Cpu>> {
 }
 
 /// A batch of training inputs, one image per row, held twice: as a tensor for the
-/// forward pass and as host memory for the first layer's weight gradient.
+/// forward pass and as host memory for the CPU's first-layer weight gradient (other
+/// devices do not read the host copy).
 #[derive(Clone, Debug)]
-pub struct Input {
+pub struct Input<D: ModelDevice = Cpu> {
     host: Arc<Vec<f32>>,
-    tensor: Matrix,
+    tensor: Matrix<D>,
 }
 
-impl Input {
+impl<D: ModelDevice> Input<D> {
     /// A zero batch of `rows` images of `cols` pixels, to be overwritten with [`Input::set`].
-    pub fn zeros(dev: &Cpu, rows: usize, cols: usize) -> Self {
+    pub fn zeros(dev: &D, rows: usize, cols: usize) -> Self {
         Input {
             host: Arc::new(vec![0.0; rows * cols]),
             tensor: dev.zeros_like(&(rows, cols)),
@@ -140,7 +186,7 @@ impl Input {
     }
 
     /// A batch from `rows * cols` values, row-major.
-    pub fn from_vec(dev: &Cpu, data: Vec<f32>, (rows, cols): (usize, usize)) -> Self {
+    pub fn from_vec(dev: &D, data: Vec<f32>, (rows, cols): (usize, usize)) -> Self {
         assert_eq!(data.len(), rows * cols, "{rows} x {cols} values expected");
         Input {
             tensor: dev.tensor_from_vec(data.clone(), (rows, cols)),
@@ -149,7 +195,8 @@ impl Input {
     }
 
     /// Overwrites the batch with `values` (rows * cols, row-major). In place once the
-    /// previous step is done with it; a copy otherwise.
+    /// previous step is done with it; a copy otherwise. On a GPU, `values` are copied to
+    /// the device.
     pub fn set(&mut self, values: &[f32]) {
         Arc::make_mut(&mut self.host).copy_from_slice(values);
         self.tensor.copy_from(values);
@@ -160,16 +207,16 @@ impl Input {
         *self.tensor.shape()
     }
 
-    pub fn tensor(&self) -> &Matrix {
+    pub fn tensor(&self) -> &Matrix<D> {
         &self.tensor
     }
 }
 
 /// Encoder and mirrored decoder, built for one run on that run's own device.
 #[derive(Clone, Debug)]
-pub struct Autoencoder {
-    dev: Cpu,
-    layers: Vec<Layer>,
+pub struct Autoencoder<D: ModelDevice = Cpu> {
+    dev: D,
+    layers: Vec<Layer<D>>,
 }
 
 /// Layer widths from input to output: `[input, hidden..., hidden reversed..., input]`.
@@ -182,12 +229,12 @@ pub fn widths(input: usize, hidden: &[usize]) -> Vec<usize> {
     w
 }
 
-impl Autoencoder {
+impl<D: ModelDevice> Autoencoder<D> {
     /// Draws the initial parameters from `rng`, layer by layer, weight (row-major) before
     /// bias, as the tutorial's graph created its variables. Hidden layers use `activation`;
     /// the output layer is always sigmoid so reconstructions stay pixel intensities.
     pub fn new<R: Rng>(
-        dev: &Cpu,
+        dev: &D,
         input: usize,
         hidden: &[usize],
         activation: Activation,
@@ -231,15 +278,15 @@ impl Autoencoder {
         })
     }
 
-    pub fn device(&self) -> &Cpu {
+    pub fn device(&self) -> &D {
         &self.dev
     }
 
-    pub fn layers(&self) -> &[Layer] {
+    pub fn layers(&self) -> &[Layer<D>] {
         &self.layers
     }
 
-    pub(crate) fn layers_mut(&mut self) -> &mut [Layer] {
+    pub(crate) fn layers_mut(&mut self) -> &mut [Layer<D>] {
         &mut self.layers
     }
 
@@ -249,7 +296,7 @@ impl Autoencoder {
     }
 
     /// Works with or without a tape: training traces the input, evaluation does not.
-    pub fn forward<T: Tape<f32, Cpu> + Merge<T>>(&self, x: Matrix<T>) -> Matrix<T> {
+    pub fn forward<T: Tape<f32, D> + Merge<T>>(&self, x: Matrix<D, T>) -> Matrix<D, T> {
         let mut h = x;
         for layer in &self.layers {
             h = layer.forward(h);
@@ -258,7 +305,7 @@ impl Autoencoder {
     }
 
     /// The mean squared error of reconstructing `clean` from `noisy`, without training.
-    pub fn cost(&self, noisy: Matrix, clean: Matrix) -> f32 {
+    pub fn cost(&self, noisy: Matrix<D>, clean: Matrix<D>) -> f32 {
         mse_loss(self.forward(noisy), clean).array()
     }
 
@@ -268,15 +315,15 @@ impl Autoencoder {
     /// training diverged.
     pub fn train_step(
         &mut self,
-        opt: &mut Adam,
-        noisy: &Input,
-        clean: Matrix,
+        opt: &mut Adam<D>,
+        noisy: &Input<D>,
+        clean: Matrix<D>,
     ) -> anyhow::Result<f32> {
         let (first, rest) = self
             .layers
             .split_first()
             .context("the model has no layers")?;
-        let mut h = first.bias_activation(first_matmul(first, noisy));
+        let mut h = first.bias_activation(D::first_matmul(first, noisy));
         for layer in rest {
             h = layer.forward(h);
         }
@@ -285,14 +332,15 @@ impl Autoencoder {
         if !cost.is_finite() {
             return Ok(cost);
         }
-        let mut grads: Gradients<f32, Cpu> = loss.backward();
+        let mut grads: Gradients<f32, D> = loss.backward();
         opt.update(self, &mut grads)?;
         Ok(cost)
     }
 
     /// The parameters as safetensors bytes: `layers.{i}.weight` with shape (inputs,
     /// outputs), so `y = activation(x W + b)`, and `layers.{i}.bias`, f32 little-endian;
-    /// the activations, comma-separated, under the metadata key `activations`.
+    /// the activations, comma-separated, under the metadata key `activations`. Parameters
+    /// on a GPU are copied to the host first.
     pub fn to_safetensors(&self) -> anyhow::Result<Vec<u8>> {
         let mut bytes: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
         for (i, layer) in self.layers.iter().enumerate() {
@@ -334,7 +382,7 @@ impl Autoencoder {
 
     /// Rebuilds a model written by [`Autoencoder::to_safetensors`]; the architecture comes
     /// from the stored shapes.
-    pub fn from_safetensors(dev: &Cpu, bytes: &[u8]) -> anyhow::Result<Self> {
+    pub fn from_safetensors(dev: &D, bytes: &[u8]) -> anyhow::Result<Self> {
         let st = ::safetensors::SafeTensors::deserialize(bytes)
             .map_err(|e| anyhow::anyhow!("reading safetensors: {e:?}"))?;
         let (_, meta) = ::safetensors::SafeTensors::read_metadata(bytes)
@@ -428,6 +476,7 @@ fn from_le_bytes(b: &[u8]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dfdx::tensor::TensorFromVec;
     use rand::SeedableRng;
 
     #[test]
@@ -471,6 +520,39 @@ mod tests {
             .as_vec()
             .iter()
             .all(|w| w.abs() <= bound));
+    }
+
+    /// What a GPU computes for the first layer (dfdx's matmul), run on the CPU: the same
+    /// product and weight gradient, bit for bit, as the CPU's own op.
+    #[test]
+    fn the_generic_first_matmul_matches_the_cpu_one() {
+        let dev = Cpu::default();
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
+        let m = Autoencoder::new(
+            &dev,
+            12,
+            &[5],
+            Activation::Sigmoid,
+            Init::Uniform,
+            1.0,
+            &mut rng,
+        )
+        .unwrap();
+        let layer = &m.layers()[0];
+        let x = Input::from_vec(&dev, draw(&mut rng, 4 * 12, 1.0), (4, 12));
+        let target: Matrix = dev.tensor_from_vec(draw(&mut rng, 4 * 5, 1.0), (4, 5));
+        let cpu = first_matmul_cpu(layer, &x);
+        let generic = dfdx_first_matmul(layer, &x);
+        assert_eq!(cpu.as_vec(), generic.as_vec());
+        let g_cpu = mse_loss(cpu, target.clone()).backward();
+        let g_generic = mse_loss(generic, target).backward();
+        let (a, b) = (
+            g_cpu.get(&layer.weight).as_vec(),
+            g_generic.get(&layer.weight).as_vec(),
+        );
+        assert!(a.iter().any(|&g| g != 0.0));
+        let bits = |v: &[f32]| v.iter().map(|g| g.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a), bits(&b));
     }
 
     #[test]

@@ -214,7 +214,7 @@ fn run_one(
         on_epoch: &on_epoch,
     };
     let result = catch_unwind(AssertUnwindSafe(|| {
-        train::run(&run.config, &dataset, &dir, &hooks)
+        train::run_on(slot, &run.config, &dataset, &dir, &hooks)
     }));
     let error = match result {
         Ok(Ok(_)) => return Ok(()),

@@ -14,13 +14,13 @@ use std::time::Instant;
 
 use anyhow::{bail, ensure};
 use dfdx::prelude::Cpu;
-use dfdx::tensor::{TensorFromVec, ZerosTensor};
 use rand::seq::SliceRandom;
 
 use crate::config::RunConfig;
 use crate::data::{Dataset, Images};
+use crate::device::Slot;
 use crate::error::input_error;
-use crate::model::{Adam, Autoencoder, Input, Matrix};
+use crate::model::{Adam, Autoencoder, Input, Matrix, ModelDevice};
 use crate::report;
 use noise::{RunRng, Stream};
 
@@ -54,7 +54,7 @@ pub struct Hooks<'a> {
     pub on_epoch: &'a (dyn Fn(&EpochMetrics) + Sync),
 }
 
-/// Trains one run and writes its files into `dir`: `model.safetensors`,
+/// Trains one run on the CPU and writes its files into `dir`: `model.safetensors`,
 /// `reconstruction.png`, then `metrics.csv` last, so its presence marks a complete run.
 /// A cancelled or failed run writes nothing.
 pub fn run(
@@ -63,7 +63,65 @@ pub fn run(
     dir: &Path,
     hooks: &Hooks,
 ) -> anyhow::Result<Vec<EpochMetrics>> {
-    let trained = train(config, data, hooks)?;
+    run_on(Slot::Cpu, config, data, dir, hooks)
+}
+
+/// [`run`] on the device of `slot`: the CPU, or a GPU (a clear error where this build has
+/// no CUDA or the GPU cannot be opened).
+pub fn run_on(
+    slot: Slot,
+    config: &RunConfig,
+    data: &Dataset,
+    dir: &Path,
+    hooks: &Hooks,
+) -> anyhow::Result<Vec<EpochMetrics>> {
+    let seed = config.train.seed;
+    match slot {
+        Slot::Cpu => run_with(&Cpu::seed_from_u64(seed), config, data, dir, hooks),
+        Slot::Cuda(ordinal) => run_cuda(ordinal, seed, config, data, dir, hooks),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn run_cuda(
+    ordinal: usize,
+    seed: u64,
+    config: &RunConfig,
+    data: &Dataset,
+    dir: &Path,
+    hooks: &Hooks,
+) -> anyhow::Result<Vec<EpochMetrics>> {
+    let dev = dfdx::tensor::Cuda::try_build(ordinal, seed).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open GPU cuda:{ordinal} ({e:?}); `nvidia-smi` should list it, and the CUDA libraries (libcuda, libnvrtc, libcublas, libcublasLt) must be loadable"
+        )
+    })?;
+    run_with(&dev, config, data, dir, hooks)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn run_cuda(
+    ordinal: usize,
+    _seed: u64,
+    _config: &RunConfig,
+    _data: &Dataset,
+    _dir: &Path,
+    _hooks: &Hooks,
+) -> anyhow::Result<Vec<EpochMetrics>> {
+    Err(input_error(format!(
+        "cuda:{ordinal}: this runner was built without CUDA; build it with `cargo build --release --features cuda` (see the README's CUDA section)"
+    )))
+}
+
+/// [`run`] on `dev`.
+fn run_with<D: ModelDevice>(
+    dev: &D,
+    config: &RunConfig,
+    data: &Dataset,
+    dir: &Path,
+    hooks: &Hooks,
+) -> anyhow::Result<Vec<EpochMetrics>> {
+    let trained = train_on(dev, config, data, hooks)?;
     report::write_atomic(
         &dir.join("model.safetensors"),
         &trained.model.to_safetensors()?,
@@ -77,8 +135,8 @@ pub fn run(
 }
 
 /// What a run produced, before anything is written.
-pub struct Trained {
-    pub model: Autoencoder,
+pub struct Trained<D: ModelDevice = Cpu> {
+    pub model: Autoencoder<D>,
     pub metrics: Vec<EpochMetrics>,
     /// `reconstruction.png`, encoded.
     pub reconstruction_png: Vec<u8>,
@@ -104,9 +162,21 @@ const SHOWN: usize = 10;
 /// Batches between progress reports.
 const PROGRESS_EVERY: usize = 10;
 
-/// Trains on the current thread (and the current rayon pool, for matrix products) and
-/// returns the results without writing anything.
+/// Trains on the CPU, on the current thread (and the current rayon pool, for matrix
+/// products), and returns the results without writing anything.
 pub fn train(config: &RunConfig, data: &Dataset, hooks: &Hooks) -> anyhow::Result<Trained> {
+    train_on(&Cpu::seed_from_u64(config.train.seed), config, data, hooks)
+}
+
+/// [`train`] on `dev`. Everything random (init, shuffle, noise) is drawn on the host from
+/// the run's own streams and batches are copied to the device, so every device sees the
+/// same numbers; only the arithmetic differs.
+pub fn train_on<D: ModelDevice>(
+    dev: &D,
+    config: &RunConfig,
+    data: &Dataset,
+    hooks: &Hooks,
+) -> anyhow::Result<Trained<D>> {
     // Denormals in the sigmoid's tails make steps several times slower; the flag is per
     // thread, and results were measured bit-identical with and without it.
     dfdx::flush_denormals_to_zero();
@@ -131,9 +201,8 @@ pub fn train(config: &RunConfig, data: &Dataset, hooks: &Hooks) -> anyhow::Resul
         )));
     }
 
-    let dev = Cpu::seed_from_u64(t.seed);
     let mut model = Autoencoder::new(
-        &dev,
+        dev,
         dim,
         &t.hidden,
         t.activation,
@@ -154,8 +223,8 @@ pub fn train(config: &RunConfig, data: &Dataset, hooks: &Hooks) -> anyhow::Resul
     let mut clean = vec![0f32; t.batch_size * dim];
     let mut noisy = vec![0f32; t.batch_size * dim];
     // Reused across steps: once a step's clones are dropped, `copy_from` writes in place.
-    let mut clean_t: Matrix = dev.zeros_like(&(t.batch_size, dim));
-    let mut noisy_t = Input::zeros(&dev, t.batch_size, dim);
+    let mut clean_t: Matrix<D> = dev.zeros_like(&(t.batch_size, dim));
+    let mut noisy_t = Input::zeros(dev, t.batch_size, dim);
     let mut metrics = Vec::with_capacity(t.epochs);
 
     for epoch in 1..=t.epochs {
@@ -225,7 +294,7 @@ struct TestNoise {
 
 impl TestNoise {
     /// MSE over all pixels of all test images, in f64 across chunks.
-    fn cost(&self, model: &Autoencoder, test: &Images) -> f64 {
+    fn cost<D: ModelDevice>(&self, model: &Autoencoder<D>, test: &Images) -> f64 {
         let dim = test.dim();
         let mut rng = self.start.clone();
         let mut clean = vec![0f32; TEST_CHUNK.min(test.len()) * dim];
@@ -250,7 +319,11 @@ impl TestNoise {
     }
 
     /// The first test images clean, noisy (as the test cost saw them) and reconstructed.
-    fn reconstruction(&self, model: &Autoencoder, test: &Images) -> anyhow::Result<Vec<u8>> {
+    fn reconstruction<D: ModelDevice>(
+        &self,
+        model: &Autoencoder<D>,
+        test: &Images,
+    ) -> anyhow::Result<Vec<u8>> {
         let dim = test.dim();
         let count = SHOWN.min(test.len());
         let indices: Vec<usize> = (0..count).collect();
