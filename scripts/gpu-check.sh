@@ -32,7 +32,7 @@ The GPU host needs: an NVIDIA GPU and driver (`nvidia-smi` lists it), the CUDA t
 (`nvcc` on PATH, `cuda.h` under /usr/include, /usr/local/cuda/include or $CUDA_ROOT),
 its libraries libnvrtc, libcublas and libcublasLt, and Rust (cargo). dfdx 0.13.0's kernels
 are known to build with CUDA 11.x; with CUDA >= 12.2 on a GPU below compute capability 8.0
-they fail (see docs/cuda.md). Nothing here changes cargo's behaviour for normal builds:
+they fail (see the README's CUDA section). Nothing here changes cargo's behaviour for normal builds:
 the vendored source is passed with --config on the command line only.
 EOF
 }
@@ -115,7 +115,7 @@ check_host() {
     if [[ -n "$release" && -n "$cap" ]]; then
         local major=${release%.*} minor=${release#*.}
         if ((major > 12 || (major == 12 && minor >= 2))) && ((cap < 80)); then
-            echo "gpu-check: warning: CUDA $release headers define __hmax_nan/__hmin_nan, which dfdx 0.13.0's kernels also define below compute capability 8.0 (this GPU: $cap); expect the build to fail. CUDA 11.x works (docs/cuda.md)." >&2
+            echo "gpu-check: warning: CUDA $release headers define __hmax_nan/__hmin_nan, which dfdx 0.13.0's kernels also define below compute capability 8.0 (this GPU: $cap); expect the build to fail. CUDA 11.x works (README, CUDA section)." >&2
         fi
     fi
 }
