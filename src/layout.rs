@@ -4,8 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-
 use crate::config::RunConfig;
 use crate::train::EpochMetrics;
 
@@ -61,7 +59,7 @@ pub fn read_state(dir: &Path, config: &RunConfig) -> RunState {
     if let Ok(error) = std::fs::read_to_string(dir.join(ERROR)) {
         return RunState::Failed(error.trim().to_string());
     }
-    match read_metrics(&dir.join(METRICS)) {
+    match crate::report::metrics::read(&dir.join(METRICS)) {
         Ok(m) if is_complete(&m, config.train.epochs) => RunState::Complete(m),
         _ => RunState::Incomplete,
     }
@@ -104,36 +102,6 @@ fn describe_difference(found: &RunConfig, wanted: &RunConfig) -> String {
         }
     }
     format!("a different config ({})", diffs.join("; "))
-}
-
-/// Reads a `metrics.csv` written by a run.
-pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut out = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let record =
-            record.with_context(|| format!("{}: bad CSV row {}", path.display(), i + 2))?;
-        let field = |n: usize| -> anyhow::Result<&str> {
-            record
-                .get(n)
-                .with_context(|| format!("{}: row {} has too few columns", path.display(), i + 2))
-        };
-        let bad = || {
-            format!(
-                "{}: row {} holds a value that is not a number",
-                path.display(),
-                i + 2
-            )
-        };
-        out.push(EpochMetrics {
-            epoch: field(0)?.parse().with_context(bad)?,
-            train_cost: field(1)?.parse().with_context(bad)?,
-            test_cost: field(2)?.parse().with_context(bad)?,
-            seconds: field(3)?.parse().with_context(bad)?,
-        });
-    }
-    Ok(out)
 }
 
 /// The device recorded in a run folder, `cpu` when none was recorded.

@@ -1,5 +1,9 @@
 //! `metrics.csv`: one row per epoch.
 
+use std::path::Path;
+
+use anyhow::Context;
+
 use crate::train::EpochMetrics;
 
 pub const HEADER: &str = "epoch,train_cost,test_cost,seconds";
@@ -17,6 +21,36 @@ pub fn to_csv(rows: &[EpochMetrics]) -> String {
         ));
     }
     out
+}
+
+/// Reads a `metrics.csv` back, for resuming, summaries and `--verify`.
+pub fn read(path: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record =
+            record.with_context(|| format!("{}: bad CSV row {}", path.display(), i + 2))?;
+        let field = |n: usize| -> anyhow::Result<&str> {
+            record
+                .get(n)
+                .with_context(|| format!("{}: row {} has too few columns", path.display(), i + 2))
+        };
+        let bad = || {
+            format!(
+                "{}: row {} holds a value that is not a number",
+                path.display(),
+                i + 2
+            )
+        };
+        out.push(EpochMetrics {
+            epoch: field(0)?.parse().with_context(bad)?,
+            train_cost: field(1)?.parse().with_context(bad)?,
+            test_cost: field(2)?.parse().with_context(bad)?,
+            seconds: field(3)?.parse().with_context(bad)?,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
