@@ -4,19 +4,10 @@
 //! data that cannot be had) is an [`InputError`] and exits with 2; every other error
 //! (a run that failed, a check that failed) exits with 1.
 
-use std::fmt;
-
 /// A problem with what the user gave us; the message says where and how to fix it.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct InputError(pub String);
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for InputError {}
 
 /// Builds an `anyhow::Error` that exits with code 2.
 pub fn input_error(message: impl Into<String>) -> anyhow::Error {
@@ -36,13 +27,6 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 }
 
 /// The user pressed Ctrl-C; exits with 130 like a shell would.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted: finished runs are kept; run the same command again to resume")]
 pub struct Interrupted;
-
-impl fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("interrupted: finished runs are kept; run the same command again to resume")
-    }
-}
-
-impl std::error::Error for Interrupted {}

@@ -7,7 +7,6 @@
 
 pub mod noise;
 
-use std::fmt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -144,16 +143,9 @@ pub struct Trained<D: ModelDevice = Cpu> {
 
 /// The error a run ends with when `hooks.cancel` was set; the scheduler can tell it from
 /// a failure with `err.is::<Cancelled>()`.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("cancelled")]
 pub struct Cancelled;
-
-impl fmt::Display for Cancelled {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("cancelled")
-    }
-}
-
-impl std::error::Error for Cancelled {}
 
 /// Test images evaluated per forward pass: bounds memory, not results.
 const TEST_CHUNK: usize = 1000;
