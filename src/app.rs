@@ -34,13 +34,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })?),
         None => None,
     };
-    let selected = |e: &'_ Experiment| {
-        let runs = select::select(&e.runs, args.filter.as_deref(), shard);
-        e.runs
-            .iter()
-            .filter(|r| runs.iter().any(|s| s.id == r.id))
+    let selected = |e: &'_ Experiment| -> Vec<Run> {
+        select::select(&e.runs, args.filter.as_deref(), shard)
+            .into_iter()
             .cloned()
-            .collect::<Vec<Run>>()
+            .collect()
     };
     if args.dry_run {
         for (path, experiment) in args.experiments.iter().zip(&experiments) {

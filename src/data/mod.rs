@@ -105,7 +105,7 @@ pub fn load_plan(plan: &Plan) -> anyhow::Result<Dataset> {
             test.dim()
         )));
     }
-    Ok(Dataset::split(plan.dataset, train, test, None))
+    Ok(Dataset::split(plan.dataset, train, test))
 }
 
 /// Parses an images file and its labels, which must describe the same images.
@@ -221,19 +221,13 @@ pub struct Dataset {
 pub const VALIDATION_SIZE: usize = 5000;
 
 impl Dataset {
-    /// Applies the tutorial's split (the first 5000 training images are held out) and the
-    /// optional cap on the number of training examples.
-    pub fn split(
-        name: DatasetName,
-        all_train: Images,
-        test: Images,
-        train_examples: Option<usize>,
-    ) -> Self {
+    /// Applies the tutorial's split: the first 5000 training images are held out. Runs
+    /// cap the training set themselves with [`Dataset::capped`].
+    pub fn split(name: DatasetName, all_train: Images, test: Images) -> Self {
         let rest = all_train.len().saturating_sub(VALIDATION_SIZE);
-        let count = train_examples.map_or(rest, |cap| cap.min(rest));
         Dataset {
             name,
-            train: all_train.slice(VALIDATION_SIZE, count),
+            train: all_train.slice(VALIDATION_SIZE, rest),
             test,
         }
     }
@@ -261,10 +255,10 @@ mod tests {
     fn split_holds_out_the_first_5000_and_caps() {
         let all = images(5010, 2);
         let test = images(3, 2);
-        let d = Dataset::split(DatasetName::Mnist, all.clone(), test, None);
+        let d = Dataset::split(DatasetName::Mnist, all.clone(), test);
         assert_eq!(d.train.len(), 10);
         assert_eq!(d.train.image(0), all.image(5000));
-        let capped = Dataset::split(DatasetName::Mnist, all, images(3, 2), Some(4));
+        let capped = Dataset::split(DatasetName::Mnist, all, images(3, 2)).capped(Some(4));
         assert_eq!(capped.train.len(), 4);
     }
 

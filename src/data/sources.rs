@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
 
-use crate::data::files::{self, find_in, store_atomically};
+use crate::data::files::{find_in, store_atomically};
 use crate::data::specs::{self, FileSet, FileSpec};
 use crate::data::{mirror, pip, DataOptions, DatasetName};
 use crate::error::input_error;
@@ -292,7 +292,5 @@ fn folder_of(found: &[Option<Found>]) -> String {
     dirs.join(", ")
 }
 
-/// The sha256 of `bytes`, re-exported for tests that build their own file tables.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    files::sha256_hex(bytes)
-}
+/// For tests that build their own file tables.
+pub use super::files::sha256_hex;
