@@ -1,28 +1,32 @@
-//! Training speed against the CPU's own matmul peak: `cargo bench --bench step`.
+//! Training speed against the matmul bound: `cargo bench --bench step`.
 //!
-//! Prints, single thread, release, batch 100:
-//! - the single-core fp32 matmul peak, measured with the gemm crate (the kernels dfdx
-//!   calls) without threads (`Parallelism::None`), on a large square product and on the
-//!   products of a 784-256-784 step;
-//! - per architecture, the real training loop's time per step (batch assembly, noise,
-//!   forward, backward, Adam), as steps/s and GFLOP/s counting 6·batch·Σ(in·out) FLOPs
-//!   per step, and that as a share of the peak.
+//! For each architecture (default 784-256-784 and 784-256-128-256-784; others as
+//! arguments, e.g. `cargo bench --bench step -- 784-512-784`), single thread, release,
+//! batch 100:
 //!
-//! Both wall time and the thread's CPU time are measured: on a machine shared with other
-//! work, wall time includes waiting for a core and CPU time does not. The peak and the
-//! steps are measured in alternating rounds, so that a ratio compares like with like, and
-//! every figure is the median over the rounds. About 20 s in all. Synthetic images (a
-//! step's speed hardly depends on the pixels) and a tiny test set, so an epoch is almost
-//! all training steps. Other architectures: `cargo bench --bench step -- 784-512-784`.
+//! - every matrix product of a step (forward `x W`, backward `h^T delta` and, above the
+//!   first layer, `delta W^T`) timed alone with each sgemm the build can use: gemm 0.19
+//!   (the model's, with its run-time choice of AVX-512 or AVX2 kernels) and gemm 0.15
+//!   (dfdx's); the faster one per product;
+//! - the bound: the sum over the step's products of the faster time, i.e. the step's
+//!   product FLOPs at the best single-thread sgemm speed on the step's own shapes;
+//! - the real training loop's time per step (batch assembly, noise, forward, backward,
+//!   Adam) and that as a multiple of the bound.
+//!
+//! Times are the calling thread's CPU time (on a busy machine wall time also counts
+//! waiting for a core), medians over rounds that alternate products and steps, so a
+//! ratio compares like with like. About 30 s in all. Synthetic images (a step's speed
+//! hardly depends on the pixels) and a tiny test set, so an epoch is almost all steps.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use runner::config::RunConfig;
 use runner::data::{Dataset, DatasetName, Images};
+use runner::kernels::matmul::{matmul, Operand};
+use runner::kernels::Threads;
 use runner::model::widths;
 use runner::train::{self, Hooks};
 
@@ -54,45 +58,147 @@ fn thread_cpu_seconds() -> f64 {
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
-/// Wall and CPU seconds, each the median over `repeats`, of `C = A B` with A (m, k) and
-/// B (k, n), row-major, on this thread.
-fn sgemm_seconds(m: usize, k: usize, n: usize, repeats: usize) -> (f64, f64) {
+/// One product of a step: `out (m, n) = a (m, k) b (k, n)`, with either operand stored
+/// transposed as the step stores it.
+#[derive(Clone, Copy, Debug)]
+struct Product {
+    m: usize,
+    k: usize,
+    n: usize,
+    a_transposed: bool,
+    b_transposed: bool,
+    what: &'static str,
+}
+
+impl Product {
+    fn flop(&self) -> f64 {
+        2.0 * (self.m * self.k * self.n) as f64
+    }
+
+    fn label(&self) -> String {
+        format!("{} {}x{}x{}", self.what, self.m, self.k, self.n)
+    }
+}
+
+/// The products of one step, in the order the step runs them.
+fn products(hidden: &[usize]) -> Vec<Product> {
+    let w = widths(784, hidden);
+    let mut out = Vec::new();
+    for pair in w.windows(2) {
+        let (i, o) = (pair[0], pair[1]);
+        out.push(Product {
+            m: BATCH,
+            k: i,
+            n: o,
+            a_transposed: false,
+            b_transposed: false,
+            what: "x W",
+        });
+    }
+    for (l, pair) in w.windows(2).enumerate().rev() {
+        let (i, o) = (pair[0], pair[1]);
+        out.push(Product {
+            m: i,
+            k: BATCH,
+            n: o,
+            a_transposed: true,
+            b_transposed: false,
+            what: "h^T d",
+        });
+        if l > 0 {
+            out.push(Product {
+                m: BATCH,
+                k: o,
+                n: i,
+                a_transposed: false,
+                b_transposed: true,
+                what: "d W^T",
+            });
+        }
+    }
+    out
+}
+
+/// CPU seconds (median of `repeats`) of `p` with gemm 0.19 through the model's wrapper,
+/// and with gemm 0.15 called directly.
+fn product_seconds(p: Product, repeats: usize) -> [f64; 2] {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-    let a: Vec<f32> = (0..m * k).map(|_| rng.gen()).collect();
-    let b: Vec<f32> = (0..k * n).map(|_| rng.gen()).collect();
-    let mut c = vec![0f32; m * n];
-    let mut run = || unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
+    let a: Vec<f32> = (0..p.m * p.k).map(|_| rng.gen()).collect();
+    let b: Vec<f32> = (0..p.k * p.n).map(|_| rng.gen()).collect();
+    let mut c = vec![0f32; p.m * p.n];
+    let (ar, ac) = if p.a_transposed {
+        (p.k, p.m)
+    } else {
+        (p.m, p.k)
+    };
+    let (br, bc) = if p.b_transposed {
+        (p.n, p.k)
+    } else {
+        (p.k, p.n)
+    };
+    let op = |data, rows, cols, t: bool| {
+        let o = Operand::new(data, rows, cols);
+        if t {
+            o.t()
+        } else {
+            o
+        }
+    };
+    let mut new = || {
+        matmul(
+            &mut c,
+            op(&a, ar, ac, p.a_transposed),
+            op(&b, br, bc, p.b_transposed),
+            Threads::ONE,
+        )
+    };
+    let t_new = time(&mut new, repeats);
+    // gemm's (column stride, row stride) of a row-major matrix read as stored or transposed.
+    let strides = |cols: usize, t: bool| {
+        if t {
+            (cols as isize, 1)
+        } else {
+            (1, cols as isize)
+        }
+    };
+    let ((a_cs, a_rs), (b_cs, b_rs)) = (strides(ac, p.a_transposed), strides(bc, p.b_transposed));
+    let mut c = vec![0f32; p.m * p.n];
+    let mut old = || unsafe {
+        gemm015::gemm(
+            p.m,
+            p.n,
+            p.k,
             c.as_mut_ptr(),
             1,
-            n as isize,
+            p.n as isize,
             false,
             a.as_ptr(),
-            1,
-            k as isize,
+            a_cs,
+            a_rs,
             b.as_ptr(),
-            1,
-            n as isize,
+            b_cs,
+            b_rs,
             0.0,
             1.0,
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            gemm015::Parallelism::None,
         )
     };
-    run();
-    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+    let t_old = time(&mut old, repeats);
+    [t_new, t_old]
+}
+
+fn time(f: &mut dyn FnMut(), repeats: usize) -> f64 {
+    f();
+    let mut cpu = Vec::with_capacity(repeats);
     for _ in 0..repeats {
-        let (t, c) = (Instant::now(), thread_cpu_seconds());
-        run();
+        let c = thread_cpu_seconds();
+        f();
         cpu.push(thread_cpu_seconds() - c);
-        wall.push(t.elapsed().as_secs_f64());
     }
-    (median(wall), median(cpu))
+    median(cpu)
 }
 
 fn images(count: usize) -> Images {
@@ -103,41 +209,28 @@ fn images(count: usize) -> Images {
     Images::new(Arc::<[u8]>::from(bytes), 784)
 }
 
-/// Wall and CPU seconds per step of the real training loop on a one-thread pool.
-fn seconds_per_step(hidden: &[usize], data: &Dataset) -> (f64, f64) {
+/// CPU seconds per step of the real training loop on this thread.
+fn seconds_per_step(hidden: &[usize], data: &Dataset) -> f64 {
     let mut config = RunConfig::default();
     config.train.hidden = hidden.to_vec();
     config.train.batch_size = BATCH;
     config.train.epochs = EPOCHS;
     let flag = AtomicBool::new(false);
-    let hooks = Hooks {
-        cancel: &flag,
-        on_progress: &|_| {},
-        on_epoch: &|_| {},
+    // CPU time of the epochs after the first: the first epoch's end is marked by its
+    // hook, which runs on this thread.
+    let warm_cpu = std::sync::Mutex::new(0.0);
+    let first = |m: &train::EpochMetrics| {
+        if m.epoch == 1 {
+            *warm_cpu.lock().unwrap() = thread_cpu_seconds();
+        }
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
-    pool.install(|| {
-        // CPU time of the epochs after the first: the first epoch's end is marked by its
-        // hook, which runs on this thread.
-        let warm_cpu = std::sync::Mutex::new(0.0);
-        let first = |m: &train::EpochMetrics| {
-            if m.epoch == 1 {
-                *warm_cpu.lock().unwrap() = thread_cpu_seconds();
-            }
-        };
-        let hooks = Hooks {
-            on_epoch: &first,
-            ..hooks
-        };
-        let trained = train::train(&config, data, &hooks).unwrap();
-        let cpu = thread_cpu_seconds() - *warm_cpu.lock().unwrap();
-        let steps = ((EPOCHS - 1) * STEPS_PER_EPOCH) as f64;
-        let wall: f64 = trained.metrics[1..].iter().map(|m| m.seconds).sum();
-        (wall / steps, cpu / steps)
-    })
+    let hooks = Hooks {
+        on_epoch: &first,
+        ..Hooks::quiet(&flag)
+    };
+    train::train(&config, data, &hooks).unwrap();
+    let cpu = thread_cpu_seconds() - *warm_cpu.lock().unwrap();
+    cpu / ((EPOCHS - 1) * STEPS_PER_EPOCH) as f64
 }
 
 /// `784-256-128-256-784` to its hidden widths `[256, 128]`.
@@ -151,6 +244,14 @@ fn parse_arch(s: &str) -> Option<Vec<usize>> {
     }
     let hidden = w[1..=(w.len() - 1) / 2].to_vec();
     (widths(784, &hidden) == w).then_some(hidden)
+}
+
+fn arch_name(hidden: &[usize]) -> String {
+    widths(784, hidden)
+        .iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 fn main() {
@@ -169,85 +270,67 @@ fn main() {
             })
             .collect()
     };
-    // dfdx calls this per computing thread; the peak is measured the same way.
+    // The training loop sets this on its thread; the products are timed the same way.
     dfdx::flush_denormals_to_zero();
     let data = Dataset {
         name: DatasetName::Mnist,
         train: images(STEPS_PER_EPOCH * BATCH),
         test: images(10),
     };
-    let big = 1024;
-    let big_flop = 2.0 * (big * big * big) as f64;
-    let shapes = [(100, 784, 256), (100, 256, 784), (784, 100, 256)];
-
-    // Per round: [peak wall, peak cpu], per shape [wall, cpu], per arch [wall, cpu].
-    let mut peak = (Vec::new(), Vec::new());
-    let mut shape_gflops = vec![(Vec::new(), Vec::new()); shapes.len()];
-    let mut steps = vec![(Vec::new(), Vec::new(), Vec::new(), Vec::new()); archs.len()];
+    let plans: Vec<Vec<Product>> = archs.iter().map(|h| products(h)).collect();
+    // Per architecture, per product, per kernel: CPU seconds of each round; and steps.
+    let mut product_times = plans
+        .iter()
+        .map(|ps| vec![[Vec::new(), Vec::new()]; ps.len()])
+        .collect::<Vec<_>>();
+    let mut step_times = vec![Vec::new(); archs.len()];
     for _ in 0..ROUNDS {
-        let (w, c) = sgemm_seconds(big, big, big, 5);
-        let (pw, pc) = (big_flop / w / 1e9, big_flop / c / 1e9);
-        peak.0.push(pw);
-        peak.1.push(pc);
-        for (i, &(m, k, n)) in shapes.iter().enumerate() {
-            let (w, c) = sgemm_seconds(m, k, n, 51);
-            let flop = 2.0 * (m * k * n) as f64;
-            shape_gflops[i].0.push(flop / w / 1e9);
-            shape_gflops[i].1.push(flop / c / 1e9);
-        }
-        for (i, hidden) in archs.iter().enumerate() {
-            let w = widths(784, hidden);
-            let flop = 6.0 * BATCH as f64 * w.windows(2).map(|p| (p[0] * p[1]) as f64).sum::<f64>();
-            let (sw, sc) = seconds_per_step(hidden, &data);
-            steps[i].0.push(sw);
-            steps[i].1.push(sc);
-            steps[i].2.push(flop / sc / 1e9);
-            steps[i].3.push(100.0 * (flop / sc / 1e9) / pc);
+        for (a, hidden) in archs.iter().enumerate() {
+            for (i, &p) in plans[a].iter().enumerate() {
+                let [new, old] = product_seconds(p, 41);
+                product_times[a][i][0].push(new);
+                product_times[a][i][1].push(old);
+            }
+            step_times[a].push(seconds_per_step(hidden, &data));
         }
     }
 
-    println!("sgemm (gemm crate 0.15, fp32, one thread), GFLOP/s, median of {ROUNDS} rounds:");
-    println!("  {:<26} {:>8} {:>8}", "m x k x n", "wall", "cpu");
-    println!(
-        "  {:<26} {:>8.1} {:>8.1}   <- peak",
-        format!("{big} x {big} x {big}"),
-        median(peak.0.clone()),
-        median(peak.1.clone())
-    );
-    for (&(m, k, n), (w, c)) in shapes.iter().zip(&shape_gflops) {
+    println!("one thread, batch {BATCH}, CPU time, median of {ROUNDS} rounds");
+    for (a, hidden) in archs.iter().enumerate() {
+        println!();
+        println!("{}: products of one step, GFLOP/s", arch_name(hidden));
         println!(
-            "  {:<26} {:>8.1} {:>8.1}",
-            format!("{m} x {k} x {n}"),
-            median(w.clone()),
-            median(c.clone())
+            "  {:<24} {:>10} {:>10} {:>10}",
+            "product m x k x n", "gemm 0.19", "gemm 0.15", "best ms"
+        );
+        let mut bound = 0.0;
+        let mut flop = 0.0;
+        for (i, p) in plans[a].iter().enumerate() {
+            let [new, old] = [0, 1].map(|k| median(product_times[a][i][k].clone()));
+            let best = new.min(old);
+            bound += best;
+            flop += p.flop();
+            println!(
+                "  {:<24} {:>10.1} {:>10.1} {:>10.3}",
+                p.label(),
+                p.flop() / new / 1e9,
+                p.flop() / old / 1e9,
+                best * 1e3
+            );
+        }
+        let step = median(step_times[a].clone());
+        println!(
+            "  bound: {:.1} MFLOP of products at the best sgemm per product = {:.3} ms/step ({:.1} GFLOP/s)",
+            flop / 1e6,
+            bound * 1e3,
+            flop / bound / 1e9
+        );
+        println!(
+            "  training step: {:.3} ms/step ({:.0} steps/s) = {:.2}x the bound ({:.0}% of the bound's speed)",
+            step * 1e3,
+            1.0 / step,
+            step / bound,
+            100.0 * bound / step
         );
     }
-    println!();
-    println!(
-        "training step, batch {BATCH}, one thread, {} steps per round, median of {ROUNDS} rounds:",
-        (EPOCHS - 1) * STEPS_PER_EPOCH
-    );
-    println!(
-        "  {:<22} {:>13} {:>12} {:>8} {:>13} {:>8}",
-        "architecture", "ms/step wall", "ms/step cpu", "steps/s", "GFLOP/s (cpu)", "% peak"
-    );
-    for (hidden, (sw, sc, g, pct)) in archs.iter().zip(steps) {
-        let name = widths(784, hidden)
-            .iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join("-");
-        let (sw, sc) = (median(sw), median(sc));
-        println!(
-            "  {name:<22} {:>13.3} {:>12.3} {:>8.0} {:>13.1} {:>7.0}%",
-            sw * 1000.0,
-            sc * 1000.0,
-            1.0 / sc,
-            median(g),
-            median(pct)
-        );
-    }
-    println!();
-    println!("GFLOP/s count 6 x batch x sum(in x out) per step; % peak is per round, against that round's 1024^3 cpu figure.");
-    println!("steps/s from cpu time; wall time also counts waiting for a core on a busy machine.");
 }

@@ -62,6 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let slots = device::slots(&device::parse(&args.device)?)?;
+    schedule::init_compute_pool();
     let jobs = match slots[..] {
         [Slot::Cpu] => args.jobs.unwrap_or_else(default_jobs),
         _ => args.jobs.unwrap_or(slots.len()),

@@ -3,7 +3,8 @@
 //! The crate is split by concept so that a reader finds a behaviour by its name:
 //! `config` (parse, validate, expand), `data` (datasets and their sources),
 //! `model` (the autoencoder and its optimizer on dfdx), `train` (one run),
-//! `schedule` (many runs), `report` (CSV, PNG, plots).
+//! `schedule` (many runs), `report` (CSV, PNG, plots); `kernels` holds the hand-written
+//! CPU kernels the model and the noise run on.
 
 pub mod app;
 pub mod cli;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod kernels;
 pub mod layout;
 pub mod model;
 pub mod report;

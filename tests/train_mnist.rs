@@ -51,6 +51,7 @@ fn cost_falls_on_a_real_slice() {
         cancel: &flag,
         on_progress: &progress,
         on_epoch: &epoch,
+        threads: &|| 1,
     };
     let dir = tempfile::tempdir().unwrap();
     let m = train::run(&config, &data, dir.path(), &hooks).unwrap();
@@ -90,14 +91,9 @@ fn full_tutorial_runs() {
             cancel: &flag,
             on_progress: &progress,
             on_epoch: &epoch,
+            threads: &|| 1,
         };
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
-        let m = pool
-            .install(|| train::run(&config, &data, &dir, &hooks))
-            .unwrap();
+        let m = train::run(&config, &data, &dir, &hooks).unwrap();
         let last = m.last().unwrap();
         let seconds: f64 = m.iter().map(|e| e.seconds).sum();
         println!(

@@ -27,6 +27,28 @@ pub enum Activation {
     Tanh,
 }
 
+/// Which Adam update trains the model; the two differ only in where epsilon enters, which
+/// matters here because a mean over 78,400 pixels makes many gradients as small as
+/// epsilon (see the README's replication section).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdamFormula {
+    /// TensorFlow 1's `AdamOptimizer`, which the tutorial ran: the bias corrections go
+    /// into the step size, `p -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)`.
+    Tf1,
+    /// dfdx's `optim::Adam` (the Adam paper's Algorithm 1): epsilon is added after the
+    /// bias correction, `p -= lr m_hat / (sqrt(v_hat) + eps)`.
+    Dfdx,
+}
+
+impl AdamFormula {
+    /// What a run folder's `config.toml` without an `adam` key was trained with: runner
+    /// used dfdx's formula before the setting existed.
+    fn before_the_setting() -> Self {
+        AdamFormula::Dfdx
+    }
+}
+
 /// The fully resolved settings of one run: everything its results depend on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +78,8 @@ pub struct TrainSettings {
     pub hidden: Vec<usize>,
     pub noise_level: f64,
     pub learning_rate: f64,
+    #[serde(default = "AdamFormula::before_the_setting")]
+    pub adam: AdamFormula,
     pub seed: u64,
 }
 
@@ -76,6 +100,7 @@ impl Default for RunConfig {
                 hidden: vec![256],
                 noise_level: 0.6,
                 learning_rate: 0.01,
+                adam: AdamFormula::Tf1,
                 seed: 1,
             },
         }

@@ -5,7 +5,7 @@
 
 use toml::Value;
 
-use super::{Activation, Init, RunConfig};
+use super::{Activation, AdamFormula, Init, RunConfig};
 use crate::data::DatasetName;
 
 /// Keys of the `[data]` table.
@@ -20,6 +20,7 @@ pub const TRAIN_KEYS: &[&str] = &[
     "init_scale",
     "noise_level",
     "learning_rate",
+    "adam",
     "batch_size",
     "epochs",
     "seed",
@@ -42,6 +43,7 @@ pub fn id_prefix(key: &str) -> &'static str {
         "init_scale" => "scale",
         "noise_level" => "noise",
         "learning_rate" => "lr",
+        "adam" => "adam-",
         "batch_size" => "bs",
         "epochs" => "ep",
         "seed" => "seed",
@@ -69,6 +71,7 @@ pub fn apply(draft: &mut Draft, key: &str, value: &Value) -> Result<(), String> 
         "init_scale" => c.train.init_scale = positive_float(value)?,
         "noise_level" => c.train.noise_level = non_negative_float(value)?,
         "learning_rate" => c.train.learning_rate = positive_float(value)?,
+        "adam" => c.train.adam = adam(value)?,
         "batch_size" => c.train.batch_size = positive(value)?,
         "epochs" => c.train.epochs = positive(value)?,
         "seed" => c.train.seed = seed(value)?,
@@ -249,6 +252,13 @@ fn activation(value: &Value) -> Result<Activation, String> {
             ("relu", Activation::Relu),
             ("tanh", Activation::Tanh),
         ],
+    )
+}
+
+fn adam(value: &Value) -> Result<AdamFormula, String> {
+    choice(
+        value,
+        &[("tf1", AdamFormula::Tf1), ("dfdx", AdamFormula::Dfdx)],
     )
 }
 

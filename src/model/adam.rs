@@ -1,36 +1,54 @@
-//! Adam for a model whose parameters are runtime-shaped tensors.
+//! Adam over a model's flat parameter buffer, in the formula the run asks for.
 //!
-//! dfdx's `optim::Adam` needs a `TensorCollection`, which a `Vec` of runtime-shaped
-//! layers cannot implement from outside the crate. This keeps the same state (two moment
-//! maps and a step counter) and calls the same kernel, `AdamConfig::try_update`, once per
-//! parameter, so it updates bit for bit as `optim::Adam` would.
+//! Both formulas keep the same state (two moments and a step count) and differ only in
+//! where epsilon enters; see [`AdamFormula`] and the kernels in
+//! [`super::kernels::adam`]. The bias corrections are computed once per step, as each
+//! original does: TensorFlow 1 keeps `b1^t` and `b2^t` as f32 variables multiplied by the
+//! betas after every step, dfdx computes `b^t` with `powi` in f32. A step may update its
+//! parameters in several parts (the CPU's step updates each layer as soon as the backward
+//! pass is done with it, while its gradient is still in cache); every value is updated
+//! on its own, so the parts never change a result.
+
+use std::ops::Range;
 
 use anyhow::Context;
-use dfdx::prelude::{Cpu, Gradients, Shape, Tensor};
-use dfdx::tensor_ops::AdamConfig;
 
-use super::{device_error, Autoencoder, ModelDevice};
+use crate::config::AdamFormula;
+use crate::kernels::{self, Threads};
 
-pub struct Adam<D: ModelDevice = Cpu> {
-    cfg: AdamConfig,
+/// Adam's betas and epsilon: the tutorial's, TensorFlow's and dfdx's defaults.
+pub const BETAS: [f64; 2] = [0.9, 0.999];
+pub const EPSILON: f64 = 1e-8;
+
+pub struct Adam {
+    pub formula: AdamFormula,
+    lr: f32,
+    betas: [f32; 2],
+    eps: f32,
+    /// Steps taken.
     t: i32,
-    moment1: Gradients<f32, D>,
-    moment2: Gradients<f32, D>,
+    /// TensorFlow 1's running `b1^t`, `b2^t` (f32 products, as its beta power variables).
+    powers: [f32; 2],
+    /// This step's factors: TensorFlow 1's `alpha` (and 0), or dfdx's `1 / (1 - b^t)`.
+    scale: [f32; 2],
+    m: Vec<f32>,
+    v: Vec<f32>,
 }
 
-impl<D: ModelDevice> Adam<D> {
-    /// Adam with the tutorial's (and TensorFlow's) betas 0.9, 0.999 and epsilon 1e-8.
-    pub fn new(learning_rate: f64) -> Self {
+impl Adam {
+    /// Adam for `len` parameters with the given learning rate.
+    pub fn new(formula: AdamFormula, learning_rate: f64, len: usize) -> Self {
+        let betas = BETAS.map(|b| b as f32);
         Adam {
-            cfg: AdamConfig {
-                lr: learning_rate,
-                betas: [0.9, 0.999],
-                eps: 1e-8,
-                weight_decay: None,
-            },
+            formula,
+            lr: learning_rate as f32,
+            betas,
+            eps: EPSILON as f32,
             t: 0,
-            moment1: Gradients::leaky(),
-            moment2: Gradients::leaky(),
+            powers: betas,
+            scale: [0.0; 2],
+            m: vec![0.0; len],
+            v: vec![0.0; len],
         }
     }
 
@@ -39,36 +57,47 @@ impl<D: ModelDevice> Adam<D> {
         self.t
     }
 
-    /// Applies one update from `grads`; a parameter without a gradient gets a zero one,
-    /// which still moves it by its momentum, as `optim::Adam` would not, but every
-    /// parameter of an autoencoder is used by every forward pass.
-    pub fn update(
-        &mut self,
-        model: &mut Autoencoder<D>,
-        grads: &mut Gradients<f32, D>,
-    ) -> anyhow::Result<()> {
+    /// Starts the next step: counts it and fixes its bias corrections.
+    pub fn next_step(&mut self) -> anyhow::Result<()> {
         self.t = self
             .t
             .checked_add(1)
             .context("Adam's step counter overflowed")?;
-        for layer in model.layers_mut() {
-            self.step(&mut layer.weight, grads)?;
-            self.step(&mut layer.bias, grads)?;
-        }
+        let [b1, b2] = self.betas;
+        self.scale = match self.formula {
+            AdamFormula::Tf1 => {
+                let [p1, p2] = self.powers;
+                self.powers = [p1 * b1, p2 * b2];
+                [self.lr * (1.0 - p2).sqrt() / (1.0 - p1), 0.0]
+            }
+            AdamFormula::Dfdx => [
+                (1.0 - b1.powi(self.t)).recip(),
+                (1.0 - b2.powi(self.t)).recip(),
+            ],
+        };
         Ok(())
     }
 
-    /// Adam's kernel on one parameter, with its moments and gradient.
-    fn step<S: Shape>(
+    /// Updates `params[range]` in this step from `grads`, the gradient of that range.
+    pub fn update(
         &mut self,
-        param: &mut Tensor<S, f32, D>,
-        grads: &mut Gradients<f32, D>,
-    ) -> anyhow::Result<()> {
-        let m = self.moment1.get_or_alloc_mut(param).map_err(device_error)?;
-        let v = self.moment2.get_or_alloc_mut(param).map_err(device_error)?;
-        let g = grads.get_or_alloc_mut(param).map_err(device_error)?;
-        self.cfg
-            .try_update(self.t, param, m, v, g)
-            .map_err(device_error)
+        params: &mut [f32],
+        range: Range<usize>,
+        grads: &[f32],
+        threads: Threads,
+    ) {
+        let (p, m, v) = (
+            &mut params[range.clone()],
+            &mut self.m[range.clone()],
+            &mut self.v[range],
+        );
+        match self.formula {
+            AdamFormula::Tf1 => {
+                kernels::adam::tf1(p, grads, m, v, self.scale[0], self.betas, self.eps, threads)
+            }
+            AdamFormula::Dfdx => kernels::adam::dfdx(
+                p, grads, m, v, self.lr, self.betas, self.scale, self.eps, threads,
+            ),
+        }
     }
 }

@@ -1,24 +1,29 @@
-//! The denoising autoencoder and its optimizer on dfdx.
+//! The denoising autoencoder and its optimizer.
 //!
-//! Depth and widths come from the experiment file at run time, and dfdx 0.13's `nn`
-//! layers are const-generic only, so the parameters are plain runtime-shaped tensors and
-//! the forward pass is written out with tensor ops. A const-generic `nn` model trained
-//! with `optim::Adam` is the test oracle (`tests/model_oracle.rs`): equal costs, bit for
-//! bit, from equal weights and batches.
+//! Depth and widths come from the experiment file at run time. The parameters live on
+//! the host in one flat buffer, [`Params`]: that is what a run draws, saves and loads.
+//! Two engines train them, behind [`Trainer`]:
+//!
+//! - [`cpu::CpuModel`], the CPU's step written out layer by layer over plain buffers with
+//!   the kernels of [`crate::kernels`]: gemm 0.19's AVX-512 products, bias and activation
+//!   in one pass, the output sigmoid fused with the cost, Adam fused into the backward
+//!   pass layer by layer.
+//! - [`tensors::TensorModel`], the same model as dfdx tensors trained with dfdx's ops,
+//!   tape and autodiff on any dfdx device: the GPU's path.
+//!
+//! dfdx 0.13 keeps a tensor's data private to the crate, so a custom operation on its
+//! tape can read its inputs only by copying them; the CPU's step therefore keeps its own
+//! buffers. Both engines are held to dfdx's const-generic `nn` model trained with
+//! `optim::Adam` (`tests/model_oracle.rs`).
 
 pub mod adam;
+pub mod cpu;
+pub mod tensors;
 
 use std::collections::HashMap;
-use std::fmt;
-use std::sync::Arc;
+use std::ops::Range;
 
 use anyhow::{bail, ensure, Context};
-use dfdx::losses::mse_loss;
-use dfdx::prelude::{
-    Axis, Cpu, Device, Gradients, HasShape, Merge, NoneTape, OwnedTape, Tape, Tensor,
-};
-use dfdx::tensor::{AsArray, PutTape, TensorToArray, Trace};
-use dfdx::tensor_ops::{Backward, BroadcastTo, TryMatMul};
 use rand::Rng;
 use rand_distr::{Distribution, Uniform};
 
@@ -26,197 +31,63 @@ use crate::config::{Activation, Init};
 
 pub use adam::Adam;
 
-/// A batch of images, one per row, on device `D`.
-pub type Matrix<D = Cpu, T = NoneTape> = Tensor<(usize, usize), f32, D, T>;
+/// A model being trained on some device: what the training loop needs of it.
+pub trait Trainer {
+    /// One optimizer step on a batch (row-major images). Its cost, computed before the
+    /// update, is kept until [`Trainer::take_costs`]. A step whose cost is not finite
+    /// may or may not update; the loop stops at the first one.
+    fn step(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<()>;
 
-/// A dfdx device the model trains on: any [`Device<f32>`] that can read a scalar back
-/// (the cost), plus how it computes the first layer's product.
-///
-/// The training loop is one generic piece over this trait; the devices differ only in
-/// [`ModelDevice::first_matmul`].
-pub trait ModelDevice: Device<f32> + TensorToArray<(), f32, Array = f32> {
-    /// `x W` for the first layer, taped for the backward pass.
-    ///
-    /// By default dfdx's own matmul on the traced input, which also computes the input's
-    /// gradient that nothing reads. The CPU skips that work (see [`Cpu`]'s impl).
-    fn first_matmul(layer: &Layer<Self>, x: &Input<Self>) -> Matrix<Self, OwnedTape<f32, Self>> {
-        dfdx_first_matmul(layer, x)
+    /// The costs of the steps since the last call, in order. A GPU waits for its queue
+    /// here, so the loop asks only every [`Trainer::cost_interval`] steps.
+    fn take_costs(&mut self) -> anyhow::Result<Vec<f64>>;
+
+    /// Steps between the loop's calls to [`Trainer::take_costs`]; 0 for once an epoch.
+    fn cost_interval(&self) -> usize {
+        10
     }
+
+    /// The sum over all values of `(output - clean)^2` for `noisy` in, without training.
+    fn squared_error(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<f64>;
+
+    /// The model's outputs for the images `x`.
+    fn reconstruct(&mut self, x: &[f32]) -> anyhow::Result<Vec<f32>>;
+
+    /// The parameters as they are now.
+    fn params(&self) -> anyhow::Result<Params>;
+
+    /// Threads the next steps may use. Results never depend on it.
+    fn set_threads(&mut self, _threads: usize) {}
 }
 
-/// `x W` with dfdx's matmul on the traced input, as dfdx's `nn::Linear` computes it.
-fn dfdx_first_matmul<D: ModelDevice>(
-    layer: &Layer<D>,
-    x: &Input<D>,
-) -> Matrix<D, OwnedTape<f32, D>> {
-    x.tensor
-        .clone()
-        .leaky_traced()
-        .matmul(layer.weight.retaped::<OwnedTape<f32, D>>())
-}
-
-impl ModelDevice for Cpu {
-    fn first_matmul(layer: &Layer, x: &Input) -> Matrix<Cpu, OwnedTape<f32, Cpu>> {
-        first_matmul_cpu(layer, x)
-    }
-}
-
-/// dfdx's CUDA device: dfdx's matmul (cuBLAS) for the first layer too.
-#[cfg(feature = "cuda")]
-impl ModelDevice for dfdx::tensor::Cuda {}
-
-/// A device error as an [`anyhow::Error`]: dfdx's error types are `Debug + Display`, but
-/// `CudaError` is no `std::error::Error`, so `?` cannot convert it.
-pub(crate) fn device_error<E: fmt::Display>(e: E) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
-}
-
-/// One fully connected layer: `activation(x W + b)`.
-#[derive(Clone, Debug)]
-pub struct Layer<D: ModelDevice = Cpu> {
-    /// Shape (inputs, outputs), so that a batch of rows multiplies it without a transpose.
-    pub weight: Tensor<(usize, usize), f32, D>,
-    pub bias: Tensor<(usize,), f32, D>,
+/// Where one layer's parameters sit in [`Params::values`], and what it computes:
+/// `activation(x W + b)` with `W` of shape (inputs, outputs), row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerShape {
+    pub inputs: usize,
+    pub outputs: usize,
     pub activation: Activation,
+    /// Offset of the weight; the bias follows it.
+    offset: usize,
 }
 
-impl<D: ModelDevice> Layer<D> {
-    pub fn inputs(&self) -> usize {
-        self.weight.shape().0
+impl LayerShape {
+    pub fn weight_range(&self) -> Range<usize> {
+        self.offset..self.offset + self.inputs * self.outputs
     }
 
-    pub fn outputs(&self) -> usize {
-        self.weight.shape().1
-    }
-
-    fn forward<T: Tape<f32, D> + Merge<T>>(&self, x: Matrix<D, T>) -> Matrix<D, T> {
-        self.bias_activation(x.matmul(self.weight.retaped::<T>()))
-    }
-
-    /// `activation(xw + b)` from the product `xw`.
-    fn bias_activation<T: Tape<f32, D> + Merge<T>>(&self, xw: Matrix<D, T>) -> Matrix<D, T> {
-        let batch = xw.shape().0;
-        let z = xw
-            + self
-                .bias
-                .retaped::<T>()
-                .broadcast_like::<_, Axis<0>>(&(batch, self.outputs()));
-        match self.activation {
-            Activation::Sigmoid => z.sigmoid(),
-            Activation::Relu => z.relu(),
-            Activation::Tanh => z.tanh(),
-        }
+    pub fn bias_range(&self) -> Range<usize> {
+        let start = self.weight_range().end;
+        start..start + self.outputs
     }
 }
 
-/// `x W` for the first layer, taped so that the backward pass computes the weight's
-/// gradient only.
-///
-/// dfdx's matmul backward always computes both operands' gradients, and the input's
-/// (`dZ W^T`, a sixth of a step's matmul work) feeds nothing. Its weight gradient here is
-/// the same gemm call dfdx makes (same shapes, strides, accumulation and threads), so the
-/// bits are dfdx's. dfdx 0.13 does not expose a tensor's data, so the input's pixels come
-/// from [`Input`]'s host copy.
-fn first_matmul_cpu(layer: &Layer, x: &Input) -> Matrix<Cpu, OwnedTape<f32, Cpu>> {
-    let (m, k) = x.shape();
-    let n = layer.outputs();
-    assert_eq!(
-        k,
-        layer.inputs(),
-        "the input has {k} columns, the layer {} inputs",
-        layer.inputs()
-    );
-    let xw = x.tensor.clone().matmul(layer.weight.clone());
-    let (w, xw_ghost) = (layer.weight.ghost(), xw.ghost());
-    let pixels = Arc::clone(&x.host);
-    let mut tape = OwnedTape::<f32, Cpu>::default();
-    tape.add_backward_op(move |grads| {
-        grads.try_alloc_for(&w)?;
-        grads.try_alloc_for(&xw_ghost)?;
-        // The gradient of `xw` is only read while the weight's is written; both buffers
-        // are allocated above, so looking one up cannot move the other's heap data.
-        let g_xw: *const f32 = grads.get_or_alloc_mut(&xw_ghost)?.as_ptr();
-        let g_w = grads.get_or_alloc_mut(&w)?;
-        debug_assert_eq!(g_w.len(), k * n);
-        // dW += x^T dZ: (k, m) x (m, n), row-major, as dfdx's `MatMatKernel::backward`.
-        unsafe {
-            gemm::gemm(
-                k,
-                n,
-                m,
-                g_w.as_mut_ptr(),
-                1,
-                n as isize,
-                true,
-                pixels.as_ptr(),
-                k as isize,
-                1,
-                g_xw,
-                1,
-                n as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(rayon::current_num_threads()),
-            );
-        }
-        Ok(())
-    });
-    xw.put_tape(tape)
-}
-
-/// A batch of training inputs, one image per row, held twice: as a tensor for the
-/// forward pass and as host memory for the CPU's first-layer weight gradient (other
-/// devices do not read the host copy).
-#[derive(Clone, Debug)]
-pub struct Input<D: ModelDevice = Cpu> {
-    host: Arc<Vec<f32>>,
-    tensor: Matrix<D>,
-}
-
-impl<D: ModelDevice> Input<D> {
-    /// A zero batch of `rows` images of `cols` pixels, to be overwritten with [`Input::set`].
-    pub fn zeros(dev: &D, rows: usize, cols: usize) -> Self {
-        Input {
-            host: Arc::new(vec![0.0; rows * cols]),
-            tensor: dev.zeros_like(&(rows, cols)),
-        }
-    }
-
-    /// A batch from `rows * cols` values, row-major.
-    pub fn from_vec(dev: &D, data: Vec<f32>, (rows, cols): (usize, usize)) -> Self {
-        assert_eq!(data.len(), rows * cols, "{rows} x {cols} values expected");
-        Input {
-            tensor: dev.tensor_from_vec(data.clone(), (rows, cols)),
-            host: Arc::new(data),
-        }
-    }
-
-    /// Overwrites the batch with `values` (rows * cols, row-major). In place once the
-    /// previous step is done with it; a copy otherwise. On a GPU, `values` are copied to
-    /// the device.
-    pub fn set(&mut self, values: &[f32]) {
-        Arc::make_mut(&mut self.host).copy_from_slice(values);
-        self.tensor.copy_from(values);
-    }
-
-    /// (rows, cols).
-    pub fn shape(&self) -> (usize, usize) {
-        *self.tensor.shape()
-    }
-
-    pub fn tensor(&self) -> &Matrix<D> {
-        &self.tensor
-    }
-}
-
-/// Encoder and mirrored decoder, built for one run on that run's own device.
-#[derive(Clone, Debug)]
-pub struct Autoencoder<D: ModelDevice = Cpu> {
-    dev: D,
-    layers: Vec<Layer<D>>,
+/// All parameters of an autoencoder in one buffer, layer by layer, weight (row-major,
+/// (inputs, outputs)) then bias: one Adam pass covers them all, and one copy moves them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params {
+    pub values: Vec<f32>,
+    pub layers: Vec<LayerShape>,
 }
 
 /// Layer widths from input to output: `[input, hidden..., hidden reversed..., input]`.
@@ -229,12 +100,39 @@ pub fn widths(input: usize, hidden: &[usize]) -> Vec<usize> {
     w
 }
 
-impl<D: ModelDevice> Autoencoder<D> {
-    /// Draws the initial parameters from `rng`, layer by layer, weight (row-major) before
-    /// bias, as the tutorial's graph created its variables. Hidden layers use `activation`;
-    /// the output layer is always sigmoid so reconstructions stay pixel intensities.
-    pub fn new<R: Rng>(
-        dev: &D,
+impl Params {
+    /// Zero parameters for layers of these widths; hidden layers use `activation`, the
+    /// output layer is always sigmoid so reconstructions stay pixel intensities.
+    pub fn zeros(widths: &[usize], activation: Activation) -> Self {
+        let last = widths.len().saturating_sub(2);
+        let mut offset = 0;
+        let layers: Vec<LayerShape> = widths
+            .windows(2)
+            .enumerate()
+            .map(|(l, pair)| {
+                let shape = LayerShape {
+                    inputs: pair[0],
+                    outputs: pair[1],
+                    activation: if l == last {
+                        Activation::Sigmoid
+                    } else {
+                        activation
+                    },
+                    offset,
+                };
+                offset += pair[0] * pair[1] + pair[1];
+                shape
+            })
+            .collect();
+        Params {
+            values: vec![0.0; offset],
+            layers,
+        }
+    }
+
+    /// Draws the initial parameters from `rng`, layer by layer, weight (row-major)
+    /// before bias, as the tutorial's graph created its variables.
+    pub fn init<R: Rng>(
         input: usize,
         hidden: &[usize],
         activation: Activation,
@@ -251,109 +149,53 @@ impl<D: ModelDevice> Autoencoder<D> {
             init_scale.is_finite() && init_scale >= 0.0,
             "init_scale must be a finite number >= 0, got {init_scale}"
         );
-        let w = widths(input, hidden);
-        let last = w.len() - 2;
-        let mut layers = Vec::with_capacity(w.len() - 1);
-        for (l, pair) in w.windows(2).enumerate() {
-            let (i, o) = (pair[0], pair[1]);
+        let mut params = Params::zeros(&widths(input, hidden), activation);
+        for l in 0..params.layers.len() {
+            let LayerShape {
+                inputs, outputs, ..
+            } = params.layers[l];
             let (w_bound, b_bound) = match init {
                 Init::Uniform => (init_scale, init_scale),
-                Init::Xavier => (init_scale * (6.0 / (i + o) as f64).sqrt(), 0.0),
+                Init::Xavier => (init_scale * (6.0 / (inputs + outputs) as f64).sqrt(), 0.0),
             };
-            let weight = draw(rng, i * o, w_bound);
-            let bias = draw(rng, o, b_bound);
-            layers.push(Layer {
-                weight: dev.tensor_from_vec(weight, (i, o)),
-                bias: dev.tensor_from_vec(bias, (o,)),
-                activation: if l == last {
-                    Activation::Sigmoid
-                } else {
-                    activation
-                },
-            });
+            let (w, b) = (
+                params.layers[l].weight_range(),
+                params.layers[l].bias_range(),
+            );
+            draw(rng, &mut params.values[w], w_bound);
+            draw(rng, &mut params.values[b], b_bound);
         }
-        Ok(Autoencoder {
-            dev: dev.clone(),
-            layers,
-        })
-    }
-
-    pub fn device(&self) -> &D {
-        &self.dev
-    }
-
-    pub fn layers(&self) -> &[Layer<D>] {
-        &self.layers
-    }
-
-    pub(crate) fn layers_mut(&mut self) -> &mut [Layer<D>] {
-        &mut self.layers
+        Ok(params)
     }
 
     /// Pixels per image, in and out.
     pub fn input_size(&self) -> usize {
-        self.layers[0].inputs()
+        self.layers.first().map_or(0, |l| l.inputs)
     }
 
-    /// Works with or without a tape: training traces the input, evaluation does not.
-    pub fn forward<T: Tape<f32, D> + Merge<T>>(&self, x: Matrix<D, T>) -> Matrix<D, T> {
-        let mut h = x;
-        for layer in &self.layers {
-            h = layer.forward(h);
-        }
-        h
+    pub fn weight(&self, layer: usize) -> &[f32] {
+        &self.values[self.layers[layer].weight_range()]
     }
 
-    /// The mean squared error of reconstructing `clean` from `noisy`, without training.
-    pub fn cost(&self, noisy: Matrix<D>, clean: Matrix<D>) -> f32 {
-        mse_loss(self.forward(noisy), clean).array()
-    }
-
-    /// One Adam step on one batch; returns the cost computed before the update.
-    ///
-    /// A non-finite cost is returned without updating, so the caller can report where
-    /// training diverged.
-    pub fn train_step(
-        &mut self,
-        opt: &mut Adam<D>,
-        noisy: &Input<D>,
-        clean: Matrix<D>,
-    ) -> anyhow::Result<f32> {
-        let (first, rest) = self
-            .layers
-            .split_first()
-            .context("the model has no layers")?;
-        let mut h = first.bias_activation(D::first_matmul(first, noisy));
-        for layer in rest {
-            h = layer.forward(h);
-        }
-        let loss = mse_loss(h, clean);
-        let cost = loss.array();
-        if !cost.is_finite() {
-            return Ok(cost);
-        }
-        let mut grads: Gradients<f32, D> = loss.backward();
-        opt.update(self, &mut grads)?;
-        Ok(cost)
+    pub fn bias(&self, layer: usize) -> &[f32] {
+        &self.values[self.layers[layer].bias_range()]
     }
 
     /// The parameters as safetensors bytes: `layers.{i}.weight` with shape (inputs,
     /// outputs), so `y = activation(x W + b)`, and `layers.{i}.bias`, f32 little-endian;
-    /// the activations, comma-separated, under the metadata key `activations`. Parameters
-    /// on a GPU are copied to the host first.
+    /// the activations, comma-separated, under the metadata key `activations`.
     pub fn to_safetensors(&self) -> anyhow::Result<Vec<u8>> {
         let mut bytes: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
         for (i, layer) in self.layers.iter().enumerate() {
-            let (inp, out) = (layer.inputs(), layer.outputs());
             bytes.push((
                 format!("layers.{i}.weight"),
-                vec![inp, out],
-                le_bytes(&layer.weight.as_vec()),
+                vec![layer.inputs, layer.outputs],
+                le_bytes(self.weight(i)),
             ));
             bytes.push((
                 format!("layers.{i}.bias"),
-                vec![out],
-                le_bytes(&layer.bias.as_vec()),
+                vec![layer.outputs],
+                le_bytes(self.bias(i)),
             ));
         }
         let mut views = Vec::with_capacity(bytes.len());
@@ -380,9 +222,9 @@ impl<D: ModelDevice> Autoencoder<D> {
             .map_err(|e| anyhow::anyhow!("serializing the model: {e:?}"))
     }
 
-    /// Rebuilds a model written by [`Autoencoder::to_safetensors`]; the architecture comes
+    /// Rebuilds parameters written by [`Params::to_safetensors`]; the architecture comes
     /// from the stored shapes.
-    pub fn from_safetensors(dev: &D, bytes: &[u8]) -> anyhow::Result<Self> {
+    pub fn from_safetensors(bytes: &[u8]) -> anyhow::Result<Self> {
         let st = ::safetensors::SafeTensors::deserialize(bytes)
             .map_err(|e| anyhow::anyhow!("reading safetensors: {e:?}"))?;
         let (_, meta) = ::safetensors::SafeTensors::read_metadata(bytes)
@@ -395,8 +237,8 @@ impl<D: ModelDevice> Autoencoder<D> {
             .split(',')
             .map(parse_activation)
             .collect::<anyhow::Result<_>>()?;
-        let mut layers = Vec::with_capacity(activations.len());
-        for (i, &activation) in activations.iter().enumerate() {
+        let mut tensors = Vec::with_capacity(activations.len());
+        for i in 0..activations.len() {
             let w = st
                 .tensor(&format!("layers.{i}.weight"))
                 .map_err(|e| anyhow::anyhow!("layer {i} weight: {e:?}"))?;
@@ -412,37 +254,38 @@ impl<D: ModelDevice> Autoencoder<D> {
             {
                 bail!("layer {i}: unexpected shapes {ws:?} and {bs:?} or dtype");
             }
-            layers.push(Layer {
-                weight: dev.tensor_from_vec(from_le_bytes(w.data()), (ws[0], ws[1])),
-                bias: dev.tensor_from_vec(from_le_bytes(b.data()), (bs[0],)),
-                activation,
-            });
+            tensors.push((ws, from_le_bytes(w.data()), from_le_bytes(b.data())));
         }
-        ensure!(!layers.is_empty(), "the model file has no layers");
-        for (i, pair) in layers.windows(2).enumerate() {
+        ensure!(!tensors.is_empty(), "the model file has no layers");
+        for (i, pair) in tensors.windows(2).enumerate() {
             ensure!(
-                pair[0].outputs() == pair[1].inputs(),
+                pair[0].0[1] == pair[1].0[0],
                 "layer {i} has {} outputs but layer {} has {} inputs",
-                pair[0].outputs(),
+                pair[0].0[1],
                 i + 1,
-                pair[1].inputs()
+                pair[1].0[0]
             );
         }
-        Ok(Autoencoder {
-            dev: dev.clone(),
-            layers,
-        })
+        let mut widths: Vec<usize> = tensors.iter().map(|(ws, ..)| ws[0]).collect();
+        widths.push(tensors[tensors.len() - 1].0[1]);
+        let mut params = Params::zeros(&widths, Activation::Sigmoid);
+        for (l, (layer, (_, w, b))) in params.layers.iter_mut().zip(&tensors).enumerate() {
+            layer.activation = activations[l];
+            params.values[layer.weight_range()].copy_from_slice(w);
+            params.values[layer.bias_range()].copy_from_slice(b);
+        }
+        Ok(params)
     }
 }
 
-/// U(-bound, bound); a zero bound gives zeros (`Uniform` rejects an empty range).
-fn draw<R: Rng>(rng: &mut R, n: usize, bound: f64) -> Vec<f32> {
+/// U(-bound, bound) into `out`; a zero bound gives zeros (`Uniform` rejects an empty range).
+fn draw<R: Rng>(rng: &mut R, out: &mut [f32], bound: f64) {
     let bound = bound as f32;
     if bound > 0.0 {
         let dist = Uniform::new(-bound, bound);
-        (0..n).map(|_| dist.sample(rng)).collect()
+        out.iter_mut().for_each(|x| *x = dist.sample(rng));
     } else {
-        vec![0.0; n]
+        out.fill(0.0);
     }
 }
 
@@ -476,8 +319,11 @@ fn from_le_bytes(b: &[u8]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dfdx::tensor::TensorFromVec;
     use rand::SeedableRng;
+
+    fn rng(seed: u64) -> rand_xoshiro::Xoshiro256PlusPlus {
+        rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed)
+    }
 
     #[test]
     fn widths_mirror_the_encoder() {
@@ -487,95 +333,55 @@ mod tests {
     }
 
     #[test]
+    fn layers_tile_the_buffer() {
+        let p = Params::zeros(&[6, 4, 6], Activation::Relu);
+        assert_eq!(p.values.len(), 6 * 4 + 4 + 4 * 6 + 6);
+        assert_eq!(p.layers[0].bias_range(), 24..28);
+        assert_eq!(p.layers[1].weight_range(), 28..52);
+        assert_eq!(p.layers[1].bias_range().end, p.values.len());
+    }
+
+    #[test]
     fn output_is_sigmoid_and_xavier_biases_are_zero() {
-        let dev = Cpu::default();
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
-        let m = Autoencoder::new(
-            &dev,
+        let p = Params::init(
             16,
             &[8, 4],
             Activation::Relu,
             Init::Xavier,
             1.0,
-            &mut rng,
+            &mut rng(3),
         )
         .unwrap();
-        let acts: Vec<_> = m.layers().iter().map(|l| l.activation).collect();
-        assert_eq!(
-            acts,
-            [
-                Activation::Relu,
-                Activation::Relu,
-                Activation::Relu,
-                Activation::Sigmoid
-            ]
-        );
-        assert!(m
-            .layers()
-            .iter()
-            .all(|l| l.bias.as_vec().iter().all(|&b| b == 0.0)));
+        let acts: Vec<_> = p.layers.iter().map(|l| l.activation).collect();
+        use Activation::{Relu, Sigmoid};
+        assert_eq!(acts, [Relu, Relu, Relu, Sigmoid]);
+        assert!((0..4).all(|l| p.bias(l).iter().all(|&b| b == 0.0)));
         let bound = (6.0f32 / 24.0).sqrt();
-        assert!(m.layers()[0]
-            .weight
-            .as_vec()
-            .iter()
-            .all(|w| w.abs() <= bound));
+        assert!(p.weight(0).iter().all(|w| w.abs() <= bound));
+        assert!(p.weight(0).iter().any(|&w| w != 0.0));
     }
 
-    /// What a GPU computes for the first layer (dfdx's matmul), run on the CPU: the same
-    /// product and weight gradient, bit for bit, as the CPU's own op.
     #[test]
-    fn the_generic_first_matmul_matches_the_cpu_one() {
-        let dev = Cpu::default();
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
-        let m = Autoencoder::new(
-            &dev,
-            12,
-            &[5],
+    fn uniform_init_draws_weight_then_bias_layer_by_layer() {
+        let p = Params::init(
+            3,
+            &[2],
             Activation::Sigmoid,
             Init::Uniform,
             1.0,
-            &mut rng,
+            &mut rng(9),
         )
         .unwrap();
-        let layer = &m.layers()[0];
-        let x = Input::from_vec(&dev, draw(&mut rng, 4 * 12, 1.0), (4, 12));
-        let target: Matrix = dev.tensor_from_vec(draw(&mut rng, 4 * 5, 1.0), (4, 5));
-        let cpu = first_matmul_cpu(layer, &x);
-        let generic = dfdx_first_matmul(layer, &x);
-        assert_eq!(cpu.as_vec(), generic.as_vec());
-        let g_cpu = mse_loss(cpu, target.clone()).backward();
-        let g_generic = mse_loss(generic, target).backward();
-        let (a, b) = (
-            g_cpu.get(&layer.weight).as_vec(),
-            g_generic.get(&layer.weight).as_vec(),
-        );
-        assert!(a.iter().any(|&g| g != 0.0));
-        let bits = |v: &[f32]| v.iter().map(|g| g.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&a), bits(&b));
+        let mut r = rng(9);
+        let dist = Uniform::new(-1.0f32, 1.0);
+        let expected: Vec<f32> = (0..p.values.len()).map(|_| dist.sample(&mut r)).collect();
+        assert_eq!(p.values, expected);
     }
 
     #[test]
     fn safetensors_round_trip_is_exact() {
-        let dev = Cpu::default();
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(4);
-        let m = Autoencoder::new(
-            &dev,
-            12,
-            &[5],
-            Activation::Tanh,
-            Init::Uniform,
-            1.0,
-            &mut rng,
-        )
-        .unwrap();
-        let back = Autoencoder::from_safetensors(&dev, &m.to_safetensors().unwrap()).unwrap();
-        assert_eq!(back.layers().len(), 2);
-        for (a, b) in m.layers().iter().zip(back.layers()) {
-            assert_eq!(a.weight.shape(), b.weight.shape());
-            assert_eq!(a.weight.as_vec(), b.weight.as_vec());
-            assert_eq!(a.bias.as_vec(), b.bias.as_vec());
-            assert_eq!(a.activation, b.activation);
-        }
+        let p = Params::init(12, &[5], Activation::Tanh, Init::Uniform, 1.0, &mut rng(4)).unwrap();
+        let back = Params::from_safetensors(&p.to_safetensors().unwrap()).unwrap();
+        assert_eq!(back, p);
     }
 }

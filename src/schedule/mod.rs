@@ -94,8 +94,13 @@ pub fn datasets_needed(plan: &Plan) -> Vec<DatasetName> {
     names
 }
 
-/// Runs the plan's runs on `opts.jobs` workers, each with a one-thread rayon pool; rewrites
-/// `summary.csv` as runs finish. Stops taking new runs once `cancel` is set.
+/// Runs the plan's runs on `opts.jobs` workers; rewrites `summary.csv` as runs finish.
+/// Stops taking new runs once `cancel` is set.
+///
+/// Each run computes on its worker's own thread. When fewer runs are going than the
+/// machine has cores (the last wave, or a single run), a run's products and elementwise
+/// kernels also use the global rayon pool, so idle cores help; results never depend on
+/// it, since the kernels split work only where outputs are independent.
 pub fn execute(
     plan: &Plan,
     data: &HashMap<DatasetName, Dataset>,
@@ -108,12 +113,15 @@ pub fn execute(
         reporter.skipped(&run.id);
     }
     let running = Mutex::new(HashSet::new());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The cores a run may use: an equal share of those the runs going now leave.
+    let threads = || (cores / lock(&running).len().max(1)).max(1);
     summary::write(&opts.out, experiment, &HashSet::new())?;
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(String, Result<(), String>)>> = Mutex::new(Vec::new());
-    // Plain threads drive the runs: a rayon worker waiting in another pool's `install`
-    // steals its own pool's jobs, which nested the second run inside the first and ran
-    // them one after the other.
+    // Plain threads drive the runs, never rayon jobs: a rayon thread waiting for its
+    // kernel's pieces steals whatever job is queued, and a queued run would then nest
+    // inside another run and run after it instead of beside it.
     std::thread::scope(|scope| {
         for worker in 0..opts.jobs.max(1) {
             let slot = opts
@@ -121,44 +129,35 @@ pub fn execute(
                 .get(worker % opts.slots.len().max(1))
                 .copied()
                 .unwrap_or(Slot::Cpu);
-            let (next, results, running) = (&next, &results, &running);
-            scope.spawn(move || {
-                // dfdx runs matmuls on the current rayon pool: a pool of one thread per
-                // worker keeps each run on one core and runs from stealing each other's work.
-                let compute = match rayon::ThreadPoolBuilder::new()
-                    .num_threads(1)
-                    .thread_name(move |_| format!("runner-run-{worker}"))
-                    .start_handler(|_| dfdx::flush_denormals_to_zero())
-                    .build()
-                {
-                    Ok(pool) => pool,
-                    Err(e) => {
-                        tracing::error!("worker {worker} cannot start its compute thread: {e}");
-                        return;
-                    }
+            let (next, results, running, threads) = (&next, &results, &running, &threads);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(run) = plan.todo.get(i) else { break };
+                if cancel.load(Ordering::SeqCst) {
+                    break;
+                }
+                lock(running).insert(run.id.clone());
+                reporter.started(&run.id);
+                let context = RunContext {
+                    slot,
+                    data,
+                    opts,
+                    reporter,
+                    cancel,
+                    threads,
                 };
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(run) = plan.todo.get(i) else { break };
-                    if cancel.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    lock(running).insert(run.id.clone());
-                    reporter.started(&run.id);
-                    let result = compute
-                        .install(|| run_one(experiment, run, slot, data, opts, reporter, cancel));
-                    lock(running).remove(&run.id);
-                    let cancelled = cancel.load(Ordering::SeqCst) && result.is_err();
-                    if !cancelled {
-                        reporter.finished(&run.id, result.as_ref().err().map(String::as_str));
-                    }
-                    let snapshot = lock(running).clone();
-                    if let Err(e) = summary::write(&opts.out, experiment, &snapshot) {
-                        tracing::error!("{e:#}");
-                    }
-                    if !cancelled {
-                        lock(results).push((run.id.clone(), result));
-                    }
+                let result = run_one(experiment, run, &context);
+                lock(running).remove(&run.id);
+                let cancelled = cancel.load(Ordering::SeqCst) && result.is_err();
+                if !cancelled {
+                    reporter.finished(&run.id, result.as_ref().err().map(String::as_str));
+                }
+                let snapshot = lock(running).clone();
+                if let Err(e) = summary::write(&opts.out, experiment, &snapshot) {
+                    tracing::error!("{e:#}");
+                }
+                if !cancelled {
+                    lock(results).push((run.id.clone(), result));
                 }
             });
         }
@@ -181,21 +180,42 @@ pub fn execute(
     Ok(outcome)
 }
 
+/// Sets up the global rayon pool that runs borrow idle cores from: one thread per core,
+/// each flushing denormals to zero like the runs' own threads (the flag is per thread,
+/// and denormals in the sigmoid's tails slow a step several times). Call once, before
+/// any run; a pool already set up is kept.
+pub fn init_compute_pool() {
+    let _ = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("runner-compute-{i}"))
+        .start_handler(|_| dfdx::flush_denormals_to_zero())
+        .build_global();
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// What a worker hands each run it trains.
+struct RunContext<'a> {
+    slot: Slot,
+    data: &'a HashMap<DatasetName, Dataset>,
+    opts: &'a Options,
+    reporter: &'a Reporter,
+    cancel: &'a AtomicBool,
+    threads: &'a (dyn Fn() -> usize + Sync),
+}
+
 /// Trains one run into its folder. An error or a panic is recorded in `error.txt` and
 /// returned as text; it never reaches the other runs.
-fn run_one(
-    experiment: &Experiment,
-    run: &Run,
-    slot: Slot,
-    data: &HashMap<DatasetName, Dataset>,
-    opts: &Options,
-    reporter: &Reporter,
-    cancel: &AtomicBool,
-) -> Result<(), String> {
+fn run_one(experiment: &Experiment, run: &Run, cx: &RunContext) -> Result<(), String> {
+    let RunContext {
+        slot,
+        data,
+        opts,
+        reporter,
+        cancel,
+        threads,
+    } = *cx;
     let dir = layout::run_dir(&opts.out, &experiment.name, &run.id);
     prepare_dir(&dir, run, slot).map_err(|e| format!("{e:#}"))?;
     let Some(dataset) = data.get(&run.config.data.dataset) else {
@@ -212,6 +232,7 @@ fn run_one(
         cancel,
         on_progress: &on_progress,
         on_epoch: &on_epoch,
+        threads,
     };
     let result = catch_unwind(AssertUnwindSafe(|| {
         train::run_on(slot, &run.config, &dataset, &dir, &hooks)

@@ -5,22 +5,24 @@
 //! N(0, 1) (unclipped), target = clean, MSE loss, Adam. After each epoch the MSE on the
 //! whole test set, with a noise draw fixed per run so epochs compare.
 
+pub mod batches;
 pub mod noise;
+pub mod trace;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{bail, ensure};
-use dfdx::prelude::Cpu;
-use rand::seq::SliceRandom;
 
-use crate::config::RunConfig;
+use crate::config::{RunConfig, TrainSettings};
 use crate::data::{Dataset, Images};
 use crate::device::Slot;
 use crate::error::input_error;
-use crate::model::{Adam, Autoencoder, Input, Matrix, ModelDevice};
+use crate::model::cpu::CpuModel;
+use crate::model::{Params, Trainer};
 use crate::report;
+pub use batches::Batches;
 use noise::{RunRng, Stream};
 
 /// Costs after one epoch, as written to `metrics.csv`.
@@ -45,12 +47,27 @@ pub struct Progress {
     pub cost: f32,
 }
 
-/// How the scheduler watches and stops a run.
+/// How the scheduler watches and steers a run.
 pub struct Hooks<'a> {
     /// Set by Ctrl-C: the run stops at the next batch and writes nothing that looks complete.
     pub cancel: &'a AtomicBool,
     pub on_progress: &'a (dyn Fn(&Progress) + Sync),
     pub on_epoch: &'a (dyn Fn(&EpochMetrics) + Sync),
+    /// Threads the run may use from now on (cores the other runs leave idle); asked
+    /// before every step. Results never depend on it.
+    pub threads: &'a (dyn Fn() -> usize + Sync),
+}
+
+impl Hooks<'_> {
+    /// Hooks that report nothing, never cancel, and keep the run on one thread.
+    pub fn quiet(cancel: &AtomicBool) -> Hooks<'_> {
+        Hooks {
+            cancel,
+            on_progress: &|_| {},
+            on_epoch: &|_| {},
+            threads: &|| 1,
+        }
+    }
 }
 
 /// Trains one run on the CPU and writes its files into `dir`: `model.safetensors`,
@@ -74,56 +91,13 @@ pub fn run_on(
     dir: &Path,
     hooks: &Hooks,
 ) -> anyhow::Result<Vec<EpochMetrics>> {
-    let seed = config.train.seed;
-    match slot {
-        Slot::Cpu => run_with(&Cpu::seed_from_u64(seed), config, data, dir, hooks),
-        Slot::Cuda(ordinal) => run_cuda(ordinal, seed, config, data, dir, hooks),
-    }
-}
-
-#[cfg(feature = "cuda")]
-fn run_cuda(
-    ordinal: usize,
-    seed: u64,
-    config: &RunConfig,
-    data: &Dataset,
-    dir: &Path,
-    hooks: &Hooks,
-) -> anyhow::Result<Vec<EpochMetrics>> {
-    let dev = dfdx::tensor::Cuda::try_build(ordinal, seed).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open GPU cuda:{ordinal} ({e:?}); `nvidia-smi` should list it, and the CUDA libraries (libcuda, libnvrtc, libcublas, libcublasLt) must be loadable"
-        )
-    })?;
-    run_with(&dev, config, data, dir, hooks)
-}
-
-#[cfg(not(feature = "cuda"))]
-fn run_cuda(
-    ordinal: usize,
-    _seed: u64,
-    _config: &RunConfig,
-    _data: &Dataset,
-    _dir: &Path,
-    _hooks: &Hooks,
-) -> anyhow::Result<Vec<EpochMetrics>> {
-    Err(input_error(format!(
-        "cuda:{ordinal}: this runner was built without CUDA; build it with `cargo build --release --features cuda` (see the README's CUDA section)"
-    )))
-}
-
-/// [`run`] on `dev`.
-fn run_with<D: ModelDevice>(
-    dev: &D,
-    config: &RunConfig,
-    data: &Dataset,
-    dir: &Path,
-    hooks: &Hooks,
-) -> anyhow::Result<Vec<EpochMetrics>> {
-    let trained = train_on(dev, config, data, hooks)?;
+    let trained = match slot {
+        Slot::Cpu => train(config, data, hooks)?,
+        Slot::Cuda(ordinal) => train_cuda(ordinal, config, data, hooks)?,
+    };
     report::write_atomic(
         &dir.join("model.safetensors"),
-        &trained.model.to_safetensors()?,
+        &trained.params.to_safetensors()?,
     )?;
     report::write_atomic(&dir.join("reconstruction.png"), &trained.reconstruction_png)?;
     report::write_atomic(
@@ -133,9 +107,39 @@ fn run_with<D: ModelDevice>(
     Ok(trained.metrics)
 }
 
+#[cfg(feature = "cuda")]
+fn train_cuda(
+    ordinal: usize,
+    config: &RunConfig,
+    data: &Dataset,
+    hooks: &Hooks,
+) -> anyhow::Result<Trained> {
+    let dev = dfdx::tensor::Cuda::try_build(ordinal, config.train.seed).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open GPU cuda:{ordinal} ({e:?}); `nvidia-smi` should list it, and the CUDA libraries (libcuda, libnvrtc, libcublas, libcublasLt) must be loadable"
+        )
+    })?;
+    let t = &config.train;
+    let params = initial_params(t, data.train.dim())?;
+    let mut model = crate::model::tensors::TensorModel::new(&dev, &params, t.adam, t.learning_rate);
+    train_with(&mut model, config, data, hooks)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn train_cuda(
+    ordinal: usize,
+    _config: &RunConfig,
+    _data: &Dataset,
+    _hooks: &Hooks,
+) -> anyhow::Result<Trained> {
+    Err(input_error(format!(
+        "cuda:{ordinal}: this runner was built without CUDA; build it with `cargo build --release --features cuda` (see the README's CUDA section)"
+    )))
+}
+
 /// What a run produced, before anything is written.
-pub struct Trained<D: ModelDevice = Cpu> {
-    pub model: Autoencoder<D>,
+pub struct Trained {
+    pub params: Params,
     pub metrics: Vec<EpochMetrics>,
     /// `reconstruction.png`, encoded.
     pub reconstruction_png: Vec<u8>,
@@ -151,28 +155,31 @@ pub struct Cancelled;
 const TEST_CHUNK: usize = 1000;
 /// Test images shown in `reconstruction.png`.
 const SHOWN: usize = 10;
-/// Batches between progress reports.
-const PROGRESS_EVERY: usize = 10;
 
-/// Trains on the CPU, on the current thread (and the current rayon pool, for matrix
-/// products), and returns the results without writing anything.
+/// Trains on the CPU, on the current thread (and the current rayon pool when the hooks
+/// allow more threads), and returns the results without writing anything.
 pub fn train(config: &RunConfig, data: &Dataset, hooks: &Hooks) -> anyhow::Result<Trained> {
-    train_on(&Cpu::seed_from_u64(config.train.seed), config, data, hooks)
+    let t = &config.train;
+    let params = initial_params(t, data.train.dim())?;
+    let mut model = CpuModel::new(params, t.adam, t.learning_rate, t.batch_size);
+    train_with(&mut model, config, data, hooks)
 }
 
-/// [`train`] on `dev`. Everything random (init, shuffle, noise) is drawn on the host from
-/// the run's own streams and batches are copied to the device, so every device sees the
-/// same numbers; only the arithmetic differs.
-pub fn train_on<D: ModelDevice>(
-    dev: &D,
-    config: &RunConfig,
-    data: &Dataset,
-    hooks: &Hooks,
-) -> anyhow::Result<Trained<D>> {
-    // Denormals in the sigmoid's tails make steps several times slower; the flag is per
-    // thread, and results were measured bit-identical with and without it.
-    dfdx::flush_denormals_to_zero();
-    let t = &config.train;
+/// The run's parameters before training: drawn from its own init stream, so the same
+/// config starts from the same parameters on every device.
+pub fn initial_params(t: &TrainSettings, dim: usize) -> anyhow::Result<Params> {
+    Params::init(
+        dim,
+        &t.hidden,
+        t.activation,
+        t.init,
+        t.init_scale,
+        &mut noise::stream(t.seed, Stream::Init),
+    )
+}
+
+/// Checks what the loop relies on; returns the number of batches per epoch.
+fn batches_per_epoch(t: &TrainSettings, data: &Dataset) -> anyhow::Result<usize> {
     let dim = data.train.dim();
     ensure!(dim > 0, "the training images have no pixels");
     ensure!(
@@ -185,93 +192,89 @@ pub fn train_on<D: ModelDevice>(
         return Err(input_error("batch_size must be at least 1"));
     }
     let n = data.train.len();
-    let batches = n / t.batch_size;
-    if batches == 0 {
-        return Err(input_error(format!(
+    match n / t.batch_size {
+        0 => Err(input_error(format!(
             "batch_size {} is larger than the {n} training examples",
             t.batch_size
-        )));
+        ))),
+        batches => Ok(batches),
     }
+}
 
-    let mut model = Autoencoder::new(
-        dev,
-        dim,
-        &t.hidden,
-        t.activation,
-        t.init,
-        t.init_scale,
-        &mut noise::stream(t.seed, Stream::Init),
-    )?;
-    let mut adam = Adam::new(t.learning_rate);
-    let mut shuffle_rng = noise::stream(t.seed, Stream::Shuffle);
-    let mut noise_rng = noise::stream(t.seed, Stream::TrainNoise);
+/// The training loop on any engine. Everything random (init, shuffle, noise) is drawn
+/// on the host from the run's own streams, so every engine sees the same numbers; only
+/// the arithmetic differs.
+fn train_with(
+    model: &mut dyn Trainer,
+    config: &RunConfig,
+    data: &Dataset,
+    hooks: &Hooks,
+) -> anyhow::Result<Trained> {
+    // Denormals in the sigmoid's tails make steps several times slower; the flag is per
+    // thread (the scheduler's rayon threads set it too).
+    dfdx::flush_denormals_to_zero();
+    let t = &config.train;
+    let per_epoch = batches_per_epoch(t, data)?;
     let test = TestNoise {
         start: noise::stream(t.seed, Stream::TestNoise),
         level: t.noise_level as f32,
     };
-    let level = t.noise_level as f32;
-
-    let mut order: Vec<usize> = Vec::with_capacity(n);
-    let mut clean = vec![0f32; t.batch_size * dim];
-    let mut noisy = vec![0f32; t.batch_size * dim];
-    // Reused across steps: once a step's clones are dropped, `copy_from` writes in place.
-    let mut clean_t: Matrix<D> = dev.zeros_like(&(t.batch_size, dim));
-    let mut noisy_t = Input::zeros(dev, t.batch_size, dim);
-    let mut metrics = Vec::with_capacity(t.epochs);
-
+    let mut batches = Batches::new(t, &data.train);
+    let interval = match model.cost_interval() {
+        0 => per_epoch,
+        n => n,
+    };
+    let mut metrics = Vec::new();
     for epoch in 1..=t.epochs {
         let started = Instant::now();
-        order.clear();
-        order.extend(0..n);
-        order.shuffle(&mut shuffle_rng);
+        batches.shuffle();
         let mut sum = 0f64;
-        for (b, indices) in order.chunks_exact(t.batch_size).enumerate() {
+        let mut seen = 0;
+        for b in 0..per_epoch {
             if hooks.cancel.load(Ordering::Relaxed) {
                 return Err(Cancelled.into());
             }
-            data.train.fill_f32(indices, &mut clean);
-            noise::add_noise(&mut noise_rng, level, &clean, &mut noisy);
-            clean_t.copy_from(&clean);
-            noisy_t.set(&noisy);
-            let cost = model.train_step(&mut adam, &noisy_t, clean_t.clone())?;
-            if !cost.is_finite() {
-                bail!(
-                    "diverged at epoch {epoch}, batch {}: cost is {}; try a lower learning_rate",
-                    b + 1,
-                    cost
-                );
-            }
-            sum += cost as f64;
-            if (b + 1) % PROGRESS_EVERY == 0 || b + 1 == batches {
+            model.set_threads((hooks.threads)());
+            batches.fill(b);
+            model.step(&batches.noisy, &batches.clean)?;
+            if (b + 1) % interval == 0 || b + 1 == per_epoch {
+                for cost in model.take_costs()? {
+                    seen += 1;
+                    if !cost.is_finite() {
+                        bail!(
+                            "diverged at epoch {epoch}, batch {seen}: cost is {cost}; try a lower learning_rate"
+                        );
+                    }
+                    sum += cost;
+                }
                 (hooks.on_progress)(&Progress {
                     epoch,
                     epochs: t.epochs,
                     batch: b + 1,
-                    batches,
-                    cost,
+                    batches: per_epoch,
+                    cost: (sum / seen as f64) as f32,
                 });
             }
         }
         if hooks.cancel.load(Ordering::Relaxed) {
             return Err(Cancelled.into());
         }
-        let test_cost = test.cost(&model, &data.test) as f32;
+        let test_cost = test.cost(model, &data.test)? as f32;
         if !test_cost.is_finite() {
             bail!("diverged at epoch {epoch}: test cost is {test_cost}; try a lower learning_rate");
         }
         let m = EpochMetrics {
             epoch,
-            train_cost: (sum / batches as f64) as f32,
+            train_cost: (sum / per_epoch as f64) as f32,
             test_cost,
             seconds: started.elapsed().as_secs_f64(),
         };
         (hooks.on_epoch)(&m);
         metrics.push(m);
     }
-
-    let reconstruction_png = test.reconstruction(&model, &data.test)?;
+    let reconstruction_png = test.reconstruction(model, &data.test)?;
     Ok(Trained {
-        model,
+        params: model.params()?,
         metrics,
         reconstruction_png,
     })
@@ -285,8 +288,8 @@ struct TestNoise {
 }
 
 impl TestNoise {
-    /// MSE over all pixels of all test images, in f64 across chunks.
-    fn cost<D: ModelDevice>(&self, model: &Autoencoder<D>, test: &Images) -> f64 {
+    /// MSE over all pixels of all test images, summed in f64.
+    fn cost(&self, model: &mut dyn Trainer, test: &Images) -> anyhow::Result<f64> {
         let dim = test.dim();
         let mut rng = self.start.clone();
         let mut clean = vec![0f32; TEST_CHUNK.min(test.len()) * dim];
@@ -297,25 +300,13 @@ impl TestNoise {
             let len = chunk.len() * dim;
             test.fill_f32(chunk, &mut clean[..len]);
             noise::add_noise(&mut rng, self.level, &clean[..len], &mut noisy[..len]);
-            let cost = model.cost(
-                model
-                    .device()
-                    .tensor_from_vec(noisy[..len].to_vec(), (chunk.len(), dim)),
-                model
-                    .device()
-                    .tensor_from_vec(clean[..len].to_vec(), (chunk.len(), dim)),
-            );
-            total += cost as f64 * chunk.len() as f64;
+            total += model.squared_error(&noisy[..len], &clean[..len])?;
         }
-        total / test.len() as f64
+        Ok(total / (test.len() * dim) as f64)
     }
 
     /// The first test images clean, noisy (as the test cost saw them) and reconstructed.
-    fn reconstruction<D: ModelDevice>(
-        &self,
-        model: &Autoencoder<D>,
-        test: &Images,
-    ) -> anyhow::Result<Vec<u8>> {
+    fn reconstruction(&self, model: &mut dyn Trainer, test: &Images) -> anyhow::Result<Vec<u8>> {
         let dim = test.dim();
         let count = SHOWN.min(test.len());
         let indices: Vec<usize> = (0..count).collect();
@@ -323,9 +314,7 @@ impl TestNoise {
         let mut noisy = clean.clone();
         test.fill_f32(&indices, &mut clean);
         noise::add_noise(&mut self.start.clone(), self.level, &clean, &mut noisy);
-        let out = model
-            .forward(model.device().tensor_from_vec(noisy.clone(), (count, dim)))
-            .as_vec();
+        let out = model.reconstruct(&noisy)?;
         report::reconstruction::render(&[&clean, &noisy, &out], count, dim)
     }
 }

@@ -1,0 +1,222 @@
+//! The autoencoder's training step on the CPU, layer by layer over plain buffers.
+//!
+//! Forward, each layer is one product and one pass of bias + activation. Backward, the
+//! output layer's sigmoid and the cost are differentiated together; then per layer, from
+//! the last: the weight gradient `h^T delta`, the bias gradient (column sums of `delta`)
+//! and, except for the first layer, whose input needs none, `delta W^T` times the
+//! activation's derivative for the layer below. One Adam pass updates every parameter.
+//! The kernels are in [`super::kernels`].
+
+use anyhow::ensure;
+
+use super::{Adam, Params, Trainer};
+use crate::config::AdamFormula;
+use crate::kernels::activation::{self, activation_backward, bias_activation};
+use crate::kernels::matmul::{matmul, Operand};
+use crate::kernels::Threads;
+
+/// A model in training on the CPU, with its optimizer and its step's buffers.
+pub struct CpuModel {
+    params: Params,
+    adam: Adam,
+    /// One layer's weight and bias gradient (the largest layer's size).
+    grads: Vec<f32>,
+    batch: usize,
+    /// Each layer's output for the current batch, (batch, outputs) row-major.
+    outputs: Vec<Vec<f32>>,
+    /// The gradient at the current layer's pre-activation, and the one below it.
+    delta: Vec<f32>,
+    delta_below: Vec<f32>,
+    costs: Vec<f64>,
+    threads: Threads,
+}
+
+impl CpuModel {
+    /// `params` trained on batches of `batch` images with Adam.
+    pub fn new(params: Params, formula: AdamFormula, learning_rate: f64, batch: usize) -> Self {
+        let len = params.values.len();
+        let largest = params
+            .layers
+            .iter()
+            .map(|l| l.bias_range().end - l.weight_range().start)
+            .max()
+            .unwrap_or(0);
+        let outputs = params
+            .layers
+            .iter()
+            .map(|l| vec![0.0; batch * l.outputs])
+            .collect();
+        let widest = params.layers.iter().map(|l| l.outputs).max().unwrap_or(0);
+        CpuModel {
+            adam: Adam::new(formula, learning_rate, len),
+            grads: vec![0.0; largest],
+            batch,
+            outputs,
+            delta: vec![0.0; batch * widest],
+            delta_below: vec![0.0; batch * widest],
+            costs: Vec::new(),
+            threads: Threads::ONE,
+            params,
+        }
+    }
+
+    pub fn params_ref(&self) -> &Params {
+        &self.params
+    }
+
+    /// One step; returns its cost. A non-finite cost leaves the parameters as they were.
+    pub fn train_step(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<f64> {
+        let dim = self.params.input_size();
+        ensure!(
+            noisy.len() == self.batch * dim && clean.len() == noisy.len(),
+            "a batch of {} images of {dim} pixels expected",
+            self.batch
+        );
+        forward(
+            &self.params,
+            noisy,
+            self.batch,
+            &mut self.outputs,
+            self.threads,
+        );
+        self.backward_and_update(noisy, clean)
+    }
+
+    /// Backward from the outputs of [`forward`], updating each layer as soon as the pass
+    /// is done with its weights (its gradient still in cache); returns the cost. A
+    /// non-finite cost stops before any update.
+    fn backward_and_update(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<f64> {
+        let (batch, threads) = (self.batch, self.threads);
+        let last = self.params.layers.len() - 1;
+        let out_cols = self.params.layers[last].outputs;
+        let cost = activation::sigmoid_mse(
+            &self.outputs[last],
+            clean,
+            &mut self.delta[..batch * out_cols],
+            out_cols,
+        );
+        if !cost.is_finite() {
+            return Ok(cost);
+        }
+        self.adam.next_step()?;
+        for l in (0..=last).rev() {
+            let shape = &self.params.layers[l];
+            let delta = &self.delta[..batch * shape.outputs];
+            let below: &[f32] = if l == 0 { noisy } else { &self.outputs[l - 1] };
+            let (w_grad, b_grad) = split_grads(&mut self.grads, shape);
+            matmul(
+                w_grad,
+                Operand::new(below, batch, shape.inputs).t(),
+                Operand::new(delta, batch, shape.outputs),
+                threads,
+            );
+            activation::column_sums(delta, b_grad);
+            if l > 0 {
+                let next = &mut self.delta_below[..batch * shape.inputs];
+                matmul(
+                    next,
+                    Operand::new(delta, batch, shape.outputs),
+                    Operand::new(
+                        &self.params.values[shape.weight_range()],
+                        shape.inputs,
+                        shape.outputs,
+                    )
+                    .t(),
+                    threads,
+                );
+                let below_activation = self.params.layers[l - 1].activation;
+                activation_backward(next, &self.outputs[l - 1], below_activation);
+                std::mem::swap(&mut self.delta, &mut self.delta_below);
+            }
+            let range = shape.weight_range().start..shape.bias_range().end;
+            let grads = &self.grads[..range.len()];
+            self.adam
+                .update(&mut self.params.values, range, grads, threads);
+        }
+        Ok(cost)
+    }
+}
+
+/// A layer's weight and bias gradients at the start of the gradient buffer.
+fn split_grads<'g>(
+    grads: &'g mut [f32],
+    shape: &super::LayerShape,
+) -> (&'g mut [f32], &'g mut [f32]) {
+    let (w, b) = (shape.weight_range().len(), shape.bias_range().len());
+    grads[..w + b].split_at_mut(w)
+}
+
+/// Every layer's output for `x` (`rows` images) into `outputs`.
+fn forward(params: &Params, x: &[f32], rows: usize, outputs: &mut [Vec<f32>], threads: Threads) {
+    for (l, shape) in params.layers.iter().enumerate() {
+        let (done, rest) = outputs.split_at_mut(l);
+        let input: &[f32] = if l == 0 { x } else { &done[l - 1] };
+        let out = &mut rest[0][..rows * shape.outputs];
+        matmul(
+            out,
+            Operand::new(&input[..rows * shape.inputs], rows, shape.inputs),
+            Operand::new(
+                &params.values[shape.weight_range()],
+                shape.inputs,
+                shape.outputs,
+            ),
+            threads,
+        );
+        bias_activation(
+            out,
+            &params.values[shape.bias_range()],
+            shape.activation,
+            threads,
+        );
+    }
+}
+
+/// The outputs of the last layer for `x`, with buffers of its own.
+fn outputs_for(params: &Params, x: &[f32], threads: Threads) -> Vec<f32> {
+    let rows = x.len() / params.input_size().max(1);
+    let mut outputs: Vec<Vec<f32>> = params
+        .layers
+        .iter()
+        .map(|l| vec![0.0; rows * l.outputs])
+        .collect();
+    forward(params, x, rows, &mut outputs, threads);
+    outputs.pop().unwrap_or_default()
+}
+
+impl Trainer for CpuModel {
+    fn step(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<()> {
+        let cost = self.train_step(noisy, clean)?;
+        self.costs.push(cost);
+        Ok(())
+    }
+
+    fn take_costs(&mut self) -> anyhow::Result<Vec<f64>> {
+        Ok(std::mem::take(&mut self.costs))
+    }
+
+    fn squared_error(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<f64> {
+        let dim = self.params.input_size();
+        ensure!(
+            noisy.len() == clean.len() && noisy.len().is_multiple_of(dim),
+            "whole images expected"
+        );
+        let out = outputs_for(&self.params, noisy, self.threads);
+        Ok(activation::squared_error(&out, clean, dim))
+    }
+
+    fn reconstruct(&mut self, x: &[f32]) -> anyhow::Result<Vec<f32>> {
+        ensure!(
+            x.len().is_multiple_of(self.params.input_size()),
+            "whole images expected"
+        );
+        Ok(outputs_for(&self.params, x, self.threads))
+    }
+
+    fn params(&self) -> anyhow::Result<Params> {
+        Ok(self.params.clone())
+    }
+
+    fn set_threads(&mut self, threads: usize) {
+        self.threads = Threads(threads.max(1));
+    }
+}
