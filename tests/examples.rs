@@ -204,28 +204,63 @@ fn slurm_script_refuses_an_array_that_disagrees_before_queuing_anything() {
     assert!(!dir.path().join("results-slurm").exists());
 }
 
+/// The first container and the volumes of a Job manifest.
+fn job(file: &str) -> serde_yaml::Value {
+    let text = std::fs::read_to_string(repo(file)).expect("manifest exists");
+    let job: serde_yaml::Value = serde_yaml::from_str(&text).expect(file);
+    assert_eq!(job["kind"], "Job", "{file}");
+    job
+}
+
+/// The manifests' schema is checked by scripts/kubernetes-validate.sh (from .ci/run); this
+/// checks what a schema cannot: that the two Jobs and the count agree.
 #[test]
-fn kubernetes_manifests_parse_as_indexed_jobs() {
-    for file in [
-        "examples/kubernetes/depth_sweep.yaml",
-        "examples/kubernetes/depth_sweep_summary.yaml",
-    ] {
-        let text = std::fs::read_to_string(repo(file)).expect("manifest exists");
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let value = <serde_yaml::Value as serde::Deserialize>::deserialize(doc).expect(file);
-            assert_eq!(value["kind"], "Job", "{file}");
-        }
-    }
-    let text = std::fs::read_to_string(repo("examples/kubernetes/depth_sweep.yaml")).unwrap();
-    let job: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
-    assert_eq!(job["spec"]["completionMode"], "Indexed");
-    let completions = job["spec"]["completions"].as_u64().unwrap().to_string();
-    let env = &job["spec"]["template"]["spec"]["containers"][0]["env"];
+fn kubernetes_jobs_agree_on_count_experiment_and_output() {
+    let sweep = job("examples/kubernetes/depth_sweep.yaml");
+    let summary = job("examples/kubernetes/depth_sweep_summary.yaml");
+    assert_eq!(sweep["spec"]["completionMode"], "Indexed");
+    let completions = sweep["spec"]["completions"].as_u64().unwrap().to_string();
+    let container =
+        |job: &serde_yaml::Value| job["spec"]["template"]["spec"]["containers"][0].clone();
+    let env = container(&sweep)["env"].clone();
     let count = env
         .as_sequence()
         .unwrap()
         .iter()
         .find(|e| e["name"] == "RUNNER_SHARD_COUNT")
-        .expect("RUNNER_SHARD_COUNT set");
+        .expect("RUNNER_SHARD_COUNT set")
+        .clone();
     assert_eq!(count["value"].as_str(), Some(completions.as_str()));
+
+    let command = |job: &serde_yaml::Value| -> Vec<String> {
+        container(job)["command"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect()
+    };
+    let (train, rebuild) = (command(&sweep), command(&summary));
+    assert!(
+        train.windows(2).any(|w| w == ["--shard", "auto"]),
+        "{train:?}"
+    );
+    assert!(rebuild.contains(&"--summarize".to_string()), "{rebuild:?}");
+    // Same experiment file (last argument), same output folder, and no overrides on either
+    // command line: the ConfigMap holds the whole experiment.
+    assert_eq!(train.last(), rebuild.last());
+    let out = |c: &[String]| c.windows(2).find(|w| w[0] == "--out").map(|w| w[1].clone());
+    assert_eq!(out(&train), out(&rebuild));
+    assert_ne!(out(&train).as_deref(), Some("results"));
+    assert!(!train.contains(&"--set".to_string()) && !rebuild.contains(&"--set".to_string()));
+    let config_map = |job: &serde_yaml::Value| {
+        job["spec"]["template"]["spec"]["volumes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find_map(|v| v["configMap"]["name"].as_str().map(str::to_string))
+            .expect("experiment ConfigMap")
+    };
+    assert_eq!(config_map(&sweep), config_map(&summary));
+    assert!(train.last().unwrap().starts_with("/experiment/"));
 }
