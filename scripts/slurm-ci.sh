@@ -52,8 +52,9 @@ stop_cluster() {
     if ((status != 0)); then
         echo "---- squeue / jobs / daemon logs ----" >&2
         squeue 2>&1 | tail -20 >&2 || true
-        scontrol -o show jobs 2>&1 | grep -o 'JobId=[0-9]* \|ArrayTaskId=[^ ]* \|JobName=[^ ]* \|JobState=[^ ]* \|ExitCode=[^ ]*$\|ExitCode=[^ ]* ' |
-            paste -sd' ' | sed 's/ JobId=/\nJobId=/g' | tail -30 >&2 || true
+        scontrol -o show jobs 2>&1 | awk '{ line = ""
+            for (i = 1; i <= NF; i++) if ($i ~ /^(JobId|ArrayTaskId|JobName|JobState|ExitCode)=/) line = line $i " "
+            print line }' | tail -30 >&2 || true
         tail -n 25 "$T"/slurmctld.log "$T"/slurmd.log "$T"/munged.log >&2 2>/dev/null || true
         tail -n 15 "$T"/clone/slurm-*.out >&2 2>/dev/null || true
     fi
