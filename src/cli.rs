@@ -50,11 +50,13 @@ pub struct Args {
     pub filter: Option<String>,
 
     /// Only shard INDEX (0-based) of COUNT: runs sorted by id, dealt round-robin. `auto`
-    /// reads Slurm's SLURM_ARRAY_TASK_* or Kubernetes' JOB_COMPLETION_INDEX.
+    /// takes INDEX from Slurm's SLURM_ARRAY_TASK_ID (mod COUNT) or Kubernetes'
+    /// JOB_COMPLETION_INDEX, and COUNT from --shard-count.
     #[arg(long, value_name = "INDEX/COUNT|auto")]
     pub shard: Option<String>,
 
-    /// Shard count for `--shard auto` under Kubernetes (else $RUNNER_SHARD_COUNT).
+    /// Shard count for `--shard auto`: the number of array tasks or completions, fixed
+    /// where the array is declared (else $RUNNER_SHARD_COUNT).
     #[arg(long, value_name = "N")]
     pub shard_count: Option<usize>,
 
