@@ -253,6 +253,14 @@ fn draw_configuration<'b>(
             )))?;
         }
     }
+    if let ([p], true) = (&points[..], c.seeds[cost].len() > 1) {
+        // One epoch: the band is the spread at that epoch.
+        let bar: Vec<(f64, f64)> = vec![(p.epoch, p.min), (p.epoch, p.max.min(top))];
+        chart.draw_series(std::iter::once(PathElement::new(
+            bar,
+            c.colour.mix(0.4).stroke_width(6),
+        )))?;
+    }
     for seed in &c.seeds[cost] {
         for piece in clip_line(seed, top) {
             chart.draw_series(LineSeries::new(piece, c.colour.mix(0.5).stroke_width(1)))?;
@@ -350,7 +358,7 @@ fn draw_legend<'a>(area: &Area<'a>, lines: &[(Mark, String)]) -> DrawResult<'a> 
                 let style = if *drawn {
                     colour.stroke_width(3)
                 } else {
-                    colour.mix(0.3).stroke_width(1)
+                    colour.stroke_width(1)
                 };
                 area.draw(&PathElement::new(vec![(20, y), (50, y)], style))?;
                 area.draw(&Text::new(text.clone(), (58, y - 7), font.clone()))?;
