@@ -350,12 +350,12 @@ fn the_report_of_a_sweep_with_failed_runs_has_stable_columns_and_types() {
         pairs,
         [
             ("batch_size", "100", "1000"),
-            ("learning_rate", "0.01", "100000000000000000000"),
+            ("learning_rate", "0.01", "100000000000000000000.0"),
             ("hidden", "h32", "h32x16"),
             ("hidden", "h32", "h32x16"),
             ("hidden", "h32", "h32x16"),
             ("batch_size", "100", "1000"),
-            ("learning_rate", "0.01", "100000000000000000000"),
+            ("learning_rate", "0.01", "100000000000000000000.0"),
         ],
         "in sweep order"
     );

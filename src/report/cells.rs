@@ -7,7 +7,8 @@
 //! So no number is written with exactly three decimals: such a value gets a trailing zero
 //! (`0.0010`), which changes neither its value nor the bits it parses back to. Floats use
 //! their shortest round-trip form and never exponent notation, which some tools read as
-//! text and others as a number.
+//! text and others as a number, and always have a decimal point (`1.0`), so that a column
+//! of floats is never read as integers because its values happen to be whole.
 
 /// A cost as written by runner: f32's shortest round-trip decimal, so that parsing it
 /// back gives the same bits.
@@ -33,12 +34,13 @@ pub fn seconds(x: f64) -> String {
     format!("{x:.2}")
 }
 
-/// Appends a zero to a decimal that has exactly three digits after its dot.
+/// Gives a whole number a decimal point, and a decimal with exactly three digits after
+/// its dot a fourth.
 fn guard(mut s: String) -> String {
-    if let Some((_, fraction)) = s.split_once('.') {
-        if fraction.len() == 3 {
-            s.push('0');
-        }
+    match s.split_once('.') {
+        Some((_, fraction)) if fraction.len() == 3 => s.push('0'),
+        Some(_) => {}
+        None => s.push_str(".0"),
     }
     s
 }
@@ -69,9 +71,10 @@ mod tests {
         assert_eq!(cost(0.5), "0.5");
         assert_eq!(real(Some(0.001)), "0.0010");
         assert_eq!(real(Some(-1.25)), "-1.25");
-        assert_eq!(real(Some(20.0)), "20");
+        assert_eq!(real(Some(20.0)), "20.0");
         assert_eq!(real(Some(1e-7)), "0.0000001");
-        assert_eq!(real(Some(1e20)), "100000000000000000000");
+        assert_eq!(real(Some(1e20)), "100000000000000000000.0");
+        assert_eq!(cost(3.0), "3.0");
         assert_eq!(seconds(4.963), "4.96");
         for x in [0.001f64, 0.125, 4.963, 1234.567, -0.002] {
             assert!(!looks_thousands_grouped(&real(Some(x))), "{x}");

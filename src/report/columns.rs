@@ -91,7 +91,7 @@ mod tests {
         let cells: Vec<String> = SETTINGS.iter().map(|k| setting(&c, k)).collect();
         assert_eq!(
             cells.join(","),
-            "mnist,3000,h256x128,2,sigmoid,uniform,1,0.6,0.0010,100,20,1"
+            "mnist,3000,h256x128,2,sigmoid,uniform,1.0,0.6,0.0010,100,20,1"
         );
         c.data.train_examples = None;
         assert_eq!(setting(&c, "train_examples"), "55000");

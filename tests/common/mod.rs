@@ -83,24 +83,12 @@ pub fn summary_without_seconds(path: &Path) -> String {
 
 /// A small sweep with failed runs: two depths and two seeds for each of three settings,
 /// one that trains, one whose batch is larger than the 500 training images (fails before
-/// training) and one whose learning rate diverges within the first epoch. Returns the
-/// experiment's results folder, `dir/res/failing`.
-pub const FAILING_SWEEP: &str = r#"
-name = "failing"
-[data]
-train_examples = 500
-[train]
-epochs = 2
-activation = "relu"
-[sweep]
-hidden = [[32], [32, 16]]
-seed = [1, 2]
-[[sweep.zip]]
-batch_size = [100, 1000, 100]
-learning_rate = [0.01, 0.01, 1e20]
-"#;
+/// training) and one whose learning rate diverges within the first epoch.
+/// `scripts/spreadsheet-check.sh` imports its report into LibreOffice.
+pub const FAILING_SWEEP: &str = include_str!("../fixtures/failing.toml");
 
-/// Runs [`FAILING_SWEEP`] under `dir` (it exits 1 for its failed runs).
+/// Runs [`FAILING_SWEEP`] under `dir` (it exits 1 for its failed runs) and returns the
+/// experiment's results folder, `dir/res/failing`.
 pub fn run_failing_sweep(dir: &Path) -> PathBuf {
     let exp = dir.join("failing.toml");
     std::fs::write(&exp, FAILING_SWEEP).unwrap();
