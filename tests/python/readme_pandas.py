@@ -23,6 +23,10 @@ def main() -> int:
         return 1
     source = found.group(1)
     scope: dict = {}
+    import pandas as pd  # only to show whole tables; the README imports its own
+
+    pd.set_option("display.width", 250)
+    pd.set_option("display.max_columns", 30)
     for node in ast.parse(source).body:
         code = ast.get_source_segment(source, node)
         try:
