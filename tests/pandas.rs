@@ -18,7 +18,7 @@ fn python() -> Command {
         Ok(out) if out.status.success() => {}
         Ok(out) => panic!(
             "{exe} cannot import pandas ({}); install it with `pip install pandas` or set RUNNER_PYTHON (.ci/run installs it)",
-            text(&out.stderr).trim()
+            text(&out.stderr).trim().lines().last().unwrap_or_default()
         ),
         Err(e) => panic!("cannot start {exe} ({e}); these tests need Python 3 with pandas"),
     }
