@@ -133,17 +133,17 @@ pub fn csv(experiment: &Experiment, groups: &[Group]) -> anyhow::Result<Vec<u8>>
         for i in COMPARED {
             let (a, b) = (&pair.a.costs[i], &pair.b.costs[i]);
             let mean = |v: &[f64]| stats::describe(v).map(|d| d.mean);
-            let w = welch(a, b);
+            let test = welch(a, b);
             record.extend(
                 [
                     mean(a),
                     mean(b),
                     diff(a, b),
-                    w.map(|w| w.ci95.0),
-                    w.map(|w| w.ci95.1),
-                    w.map(|w| w.df),
-                    w.map(|w| w.t),
-                    w.map(|w| w.p),
+                    test.map(|t| t.ci95.0),
+                    test.map(|t| t.ci95.1),
+                    test.map(|t| t.df),
+                    test.map(|t| t.t),
+                    test.map(|t| t.p),
                 ]
                 .map(cells::real),
             );
@@ -201,11 +201,11 @@ pub fn markdown(pairs: &[Pair]) -> String {
         ];
         for i in COMPARED {
             let (a, b) = (&pair.a.costs[i], &pair.b.costs[i]);
-            let w = welch(a, b);
+            let test = welch(a, b);
             cells.extend([
                 stats::show(diff(a, b)),
-                stats::show_interval(w.map(|w| w.ci95)),
-                show_p(w.map(|w| w.p)),
+                stats::show_interval(test.map(|t| t.ci95)),
+                show_p(test.map(|t| t.p)),
             ]);
         }
         out.push_str(&format!("| {} |\n", cells.join(" | ")));

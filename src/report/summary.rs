@@ -99,15 +99,12 @@ pub fn collect(out: &Path, experiment: &Experiment, running: &HashSet<String>) -
                     (Status::Pending, Vec::new(), String::new())
                 }
             };
-            let recorded = dir.join(layout::DEVICE).is_file();
             Row {
+                // device.txt is written before a run starts; a run of a folder without
+                // one (from before it existed) computed on the CPU.
                 device: match status {
-                    Status::Done | Status::Failed | Status::Running if recorded => {
-                        layout::read_device(&dir)
-                    }
-                    // Results from before device.txt existed were computed on the CPU.
-                    Status::Done => layout::read_device(&dir),
-                    _ => String::new(),
+                    Status::Done | Status::Failed | Status::Running => layout::read_device(&dir),
+                    Status::Pending | Status::Conflict => String::new(),
                 },
                 id: run.id.clone(),
                 configuration: configuration(&run.id),
