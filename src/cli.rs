@@ -60,7 +60,8 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub shard_count: Option<usize>,
 
-    /// Rebuild summary.csv and curves.svg from the run folders; train nothing.
+    /// Rebuild the report (summary.csv, epochs.csv, stats.csv, stats.md, comparisons.csv,
+    /// curves.svg) from the run folders; train nothing.
     #[arg(long, conflicts_with_all = ["dry_run", "verify"])]
     pub summarize: bool,
 

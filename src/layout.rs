@@ -1,6 +1,6 @@
 //! The results layout, fixed so every part of the runner reads and writes the same places:
-//! `OUT/<experiment>/summary.csv`, `OUT/<experiment>/curves.svg` and
-//! `OUT/<experiment>/<run_id>/{config.toml, device.txt, metrics.csv, reconstruction.png, model.safetensors, error.txt}`.
+//! `OUT/<experiment>/{summary.csv, epochs.csv, stats.csv, stats.md, comparisons.csv, curves.svg}`
+//! and `OUT/<experiment>/<run_id>/{config.toml, device.txt, metrics.csv, reconstruction.png, model.safetensors, error.txt}`.
 
 use std::path::{Path, PathBuf};
 
@@ -16,8 +16,11 @@ pub const ERROR: &str = "error.txt";
 /// within float tolerance, so the summary says where each came from.
 pub const DEVICE: &str = "device.txt";
 pub const SUMMARY: &str = "summary.csv";
+pub const EPOCHS: &str = "epochs.csv";
 pub const CURVES: &str = "curves.svg";
 pub const STATS: &str = "stats.md";
+pub const STATS_CSV: &str = "stats.csv";
+pub const COMPARISONS: &str = "comparisons.csv";
 
 pub fn experiment_dir(out: &Path, experiment: &str) -> PathBuf {
     out.join(experiment)

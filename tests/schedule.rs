@@ -77,12 +77,12 @@ fn one_job_and_two_jobs_give_the_same_bits_and_complete_outputs() {
     let lines: Vec<&str> = summary.lines().collect();
     assert_eq!(
         lines[0],
-        "run_id,hidden,seed,status,device,epochs,final_train_cost,final_test_cost,best_train_cost,best_test_cost,error"
+        "experiment,run_id,configuration,dataset,train_examples,hidden,depth,activation,init,init_scale,noise_level,learning_rate,batch_size,epochs,seed,status,device,epochs_done,final_train_cost,final_test_cost,best_train_cost,best_train_epoch,best_test_cost,best_test_epoch,failed_epoch,failed_batch,error"
     );
     assert_eq!(lines.len(), 5);
     let ids: Vec<&str> = lines[1..]
         .iter()
-        .map(|l| l.split(',').next().unwrap())
+        .map(|l| l.split(',').nth(1).unwrap())
         .collect();
     assert_eq!(ids, TINY_IDS, "sorted by run id");
     assert!(
@@ -119,7 +119,7 @@ fn a_failing_run_is_isolated_and_listed() {
     let summary = std::fs::read_to_string(root.join("summary.csv")).unwrap();
     let failed = summary
         .lines()
-        .find(|l| l.starts_with("h32_bs1000_seed1"))
+        .find(|l| l.starts_with("tiny,h32_bs1000_seed1,"))
         .unwrap();
     assert!(failed.contains(",failed,"), "{failed}");
     assert!(failed.contains("batch"), "{failed}");

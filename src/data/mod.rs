@@ -220,6 +220,14 @@ pub struct Dataset {
 /// Training images the tutorial's loader held out for validation.
 pub const VALIDATION_SIZE: usize = 5000;
 
+/// Training images a run of `name` has before any cap, known from the pinned files
+/// without loading them (55000 for both data sets), so reports can state it.
+pub fn train_size(name: DatasetName) -> usize {
+    // An IDX label file is an 8-byte header and one byte per image.
+    let images = specs::file_set(name).train_labels.size.saturating_sub(8) as usize;
+    images.saturating_sub(VALIDATION_SIZE)
+}
+
 impl Dataset {
     /// Applies the tutorial's split: the first 5000 training images are held out. Runs
     /// cap the training set themselves with [`Dataset::capped`].
@@ -249,6 +257,12 @@ mod tests {
     fn images(count: usize, dim: usize) -> Images {
         let bytes: Vec<u8> = (0..count * dim).map(|i| (i % 251) as u8).collect();
         Images::new(bytes.into(), dim)
+    }
+
+    #[test]
+    fn train_size_is_the_pinned_set_less_the_validation_images() {
+        assert_eq!(train_size(DatasetName::Mnist), 55_000);
+        assert_eq!(train_size(DatasetName::FashionMnist), 55_000);
     }
 
     #[test]

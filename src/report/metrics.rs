@@ -4,20 +4,25 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use super::cells;
 use crate::train::EpochMetrics;
 
 pub const HEADER: &str = "epoch,train_cost,test_cost,seconds";
 
-/// The file's text. Costs use f32's shortest round-trip decimal form, never exponent
-/// notation, so a spreadsheet reads them and parsing them back gives the same bits.
+/// The file's text. Costs use f32's shortest round-trip decimal form, so parsing them
+/// back gives the same bits; cells are written as [`super::cells`] says, so that no
+/// spreadsheet locale reads a different number.
 pub fn to_csv(rows: &[EpochMetrics]) -> String {
     let mut out = String::with_capacity(HEADER.len() + 1 + rows.len() * 48);
     out.push_str(HEADER);
     out.push('\n');
     for r in rows {
         out.push_str(&format!(
-            "{},{},{},{:.3}\n",
-            r.epoch, r.train_cost, r.test_cost, r.seconds
+            "{},{},{},{}\n",
+            r.epoch,
+            cells::cost(r.train_cost),
+            cells::cost(r.test_cost),
+            cells::seconds(r.seconds)
         ));
     }
     out
@@ -71,7 +76,7 @@ mod tests {
         assert_eq!(fields[0], "1");
         assert_eq!(fields[1].parse::<f32>().unwrap(), rows[0].train_cost);
         assert_eq!(fields[2], "0.0000001");
-        assert_eq!(fields[3], "2.346");
+        assert_eq!(fields[3], "2.35");
         assert!(csv.starts_with("epoch,train_cost,test_cost,seconds\n"));
     }
 }

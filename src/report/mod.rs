@@ -1,7 +1,11 @@
 //! Result files: CSV, PNG, plots, and what the user sees while runs go on.
 
 pub mod atomic;
+pub mod cells;
+pub mod columns;
+pub mod compare;
 pub mod curves;
+pub mod epochs;
 pub mod metrics;
 pub mod progress;
 pub mod reconstruction;

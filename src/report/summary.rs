@@ -1,6 +1,6 @@
-//! `summary.csv` (with `curves.svg` and `stats.md`): one row per run, rebuilt from the run
-//! folders, so that it is right whoever wrote the folders (this process, an earlier one,
-//! another shard).
+//! `summary.csv`, one row per run, and [`write`], which rebuilds every file of an
+//! experiment's report from its run folders, so that they are right whoever wrote the
+//! folders (this process, an earlier one, another shard).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -8,7 +8,8 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::atomic::write_atomic;
-use crate::config::Experiment;
+use super::{cells, columns};
+use crate::config::{Experiment, RunConfig};
 use crate::layout::{self, RunState};
 use crate::train::EpochMetrics;
 
@@ -28,15 +29,58 @@ pub fn configuration(id: &str) -> String {
     }
 }
 
+/// Where a run stands, as its folder says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Done,
+    Failed,
+    Running,
+    /// Not started, or started and killed: the next invocation runs it.
+    Pending,
+    /// Its folder holds another config's results.
+    Conflict,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Done => "done",
+            Status::Failed => "failed",
+            Status::Running => "running",
+            Status::Pending => "pending",
+            Status::Conflict => "conflict",
+        }
+    }
+}
+
 /// One run's line in the summary.
 #[derive(Debug)]
 pub struct Row {
     pub id: String,
-    pub values: Vec<String>,
-    pub status: &'static str,
+    pub configuration: String,
+    pub config: RunConfig,
+    pub status: Status,
+    /// Where it computed; empty when its folder does not say (not started, or another
+    /// config's folder).
     pub device: String,
+    /// Every epoch's costs of a finished run; empty otherwise.
     pub metrics: Vec<EpochMetrics>,
     pub error: String,
+}
+
+impl Row {
+    /// Final train, final test, best train and best test cost of a finished run.
+    pub fn costs(&self) -> Option<[f32; 4]> {
+        let last = self.metrics.last()?;
+        let best =
+            |f: fn(&EpochMetrics) -> f32| self.metrics.iter().map(f).fold(f32::NAN, f32::min);
+        Some([
+            last.train_cost,
+            last.test_cost,
+            best(|e| e.train_cost),
+            best(|e| e.test_cost),
+        ])
+    }
 }
 
 /// Reads every run folder of `experiment` under `out`; `running` marks runs in progress.
@@ -47,16 +91,24 @@ pub fn collect(out: &Path, experiment: &Experiment, running: &HashSet<String>) -
         .map(|run| {
             let dir = layout::run_dir(out, &experiment.name, &run.id);
             let (status, metrics, error) = match layout::read_state(&dir, &run.config) {
-                _ if running.contains(&run.id) => ("running", Vec::new(), String::new()),
-                RunState::Complete(m) => ("done", m, String::new()),
-                RunState::Failed(e) => ("failed", Vec::new(), e),
-                RunState::OtherConfig(why) => ("conflict", Vec::new(), why),
-                RunState::Missing | RunState::Incomplete => ("pending", Vec::new(), String::new()),
+                _ if running.contains(&run.id) => (Status::Running, Vec::new(), String::new()),
+                RunState::Complete(m) => (Status::Done, m, String::new()),
+                RunState::Failed(e) => (Status::Failed, Vec::new(), e),
+                RunState::OtherConfig(why) => (Status::Conflict, Vec::new(), why),
+                RunState::Missing | RunState::Incomplete => {
+                    (Status::Pending, Vec::new(), String::new())
+                }
             };
             Row {
-                device: layout::read_device(&dir),
+                // device.txt is written before a run starts; a run of a folder without
+                // one (from before it existed) computed on the CPU.
+                device: match status {
+                    Status::Done | Status::Failed | Status::Running => layout::read_device(&dir),
+                    Status::Pending | Status::Conflict => String::new(),
+                },
                 id: run.id.clone(),
-                values: run.values.iter().map(|(_, v)| v.clone()).collect(),
+                configuration: configuration(&run.id),
+                config: run.config.clone(),
                 status,
                 metrics,
                 error,
@@ -67,53 +119,96 @@ pub fn collect(out: &Path, experiment: &Experiment, running: &HashSet<String>) -
     rows
 }
 
-/// Renders the rows as CSV: id, every swept value, status, final and best costs.
+/// The epoch and batch a failed run stopped at, as its error names them ("diverged at
+/// epoch 3, batch 120: ..."); 0 for what the error does not name (a failure before
+/// training began, or one that does not say where). Batch 0 with an epoch means the
+/// epoch's test pass.
+pub fn failed_at(error: &str) -> (usize, usize) {
+    let first = error.lines().next().unwrap_or_default();
+    let words: Vec<&str> = first
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let after = |label: &str| {
+        words
+            .windows(2)
+            .find_map(|w| (w[0] == label).then(|| w[1].parse().ok()).flatten())
+            .unwrap_or(0)
+    };
+    let epoch = after("epoch");
+    (epoch, if epoch == 0 { 0 } else { after("batch") })
+}
+
+/// The columns of summary.csv after the settings.
+const RESULT_COLUMNS: [&str; 13] = [
+    "status",
+    "device",
+    "epochs_done",
+    "final_train_cost",
+    "final_test_cost",
+    "best_train_cost",
+    "best_train_epoch",
+    "best_test_cost",
+    "best_test_epoch",
+    "seconds",
+    "failed_epoch",
+    "failed_batch",
+    "error",
+];
+
+/// The summary's header: experiment, run id, configuration, every setting, results.
+pub fn header() -> Vec<&'static str> {
+    let mut h = vec!["experiment", "run_id", "configuration"];
+    h.extend(columns::SETTINGS);
+    h.extend(RESULT_COLUMNS);
+    h
+}
+
+/// Renders the rows as CSV, one per run.
 pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header = vec!["run_id".to_string()];
-    header.extend(experiment.axes.iter().cloned());
-    header.extend(
-        [
-            "status",
-            "device",
-            "epochs",
-            "final_train_cost",
-            "final_test_cost",
-            "best_train_cost",
-            "best_test_cost",
-            "seconds",
-            "error",
-        ]
-        .map(String::from),
-    );
-    w.write_record(&header)?;
+    w.write_record(header())?;
     for row in rows {
         let m = &row.metrics;
-        let cost = |v: Option<f32>| v.map_or(String::new(), |c| c.to_string());
-        let best = |f: fn(&EpochMetrics) -> f32| m.iter().map(f).reduce(f32::min);
-        let mut record = vec![row.id.clone()];
-        record.extend(row.values.iter().cloned());
+        let costs = row.costs();
+        let cost = |i: usize| costs.map_or(String::new(), |c| cells::cost(c[i]));
+        // The first epoch with the lowest cost, 0 when there is none.
+        let best_epoch = |i: usize, f: fn(&EpochMetrics) -> f32| {
+            costs
+                .and_then(|c| m.iter().find(|e| f(e) == c[i]))
+                .map_or(0, |e| e.epoch)
+        };
+        let (failed_epoch, failed_batch) = match row.status {
+            Status::Failed => failed_at(&row.error),
+            _ => (0, 0),
+        };
+        let mut record = vec![
+            experiment.name.clone(),
+            row.id.clone(),
+            row.configuration.clone(),
+        ];
+        record.extend(
+            columns::SETTINGS
+                .iter()
+                .map(|k| columns::setting(&row.config, k)),
+        );
         record.extend([
-            row.status.to_string(),
+            row.status.as_str().to_string(),
+            row.device.clone(),
+            m.len().to_string(),
+            cost(0),
+            cost(1),
+            cost(2),
+            best_epoch(2, |e| e.train_cost).to_string(),
+            cost(3),
+            best_epoch(3, |e| e.test_cost).to_string(),
             if m.is_empty() {
                 String::new()
             } else {
-                row.device.clone()
+                cells::seconds(m.iter().map(|e| e.seconds).sum::<f64>())
             },
-            if m.is_empty() {
-                String::new()
-            } else {
-                m.len().to_string()
-            },
-            cost(m.last().map(|e| e.train_cost)),
-            cost(m.last().map(|e| e.test_cost)),
-            cost(best(|e| e.train_cost)),
-            cost(best(|e| e.test_cost)),
-            if m.is_empty() {
-                String::new()
-            } else {
-                format!("{:.1}", m.iter().map(|e| e.seconds).sum::<f64>())
-            },
+            failed_epoch.to_string(),
+            failed_batch.to_string(),
             row.error.lines().next().unwrap_or_default().to_string(),
         ]);
         w.write_record(&record)?;
@@ -121,7 +216,8 @@ pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> 
     w.into_inner().context("cannot render summary.csv")
 }
 
-/// Rebuilds `summary.csv` and `curves.svg` of `experiment` from its run folders.
+/// Rebuilds the experiment's report from its run folders: `summary.csv`, `epochs.csv`,
+/// `stats.csv`, `stats.md`, `comparisons.csv` and `curves.svg`.
 pub fn write(
     out: &Path,
     experiment: &Experiment,
@@ -130,11 +226,25 @@ pub fn write(
     let dir = layout::experiment_dir(out, &experiment.name);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let rows = collect(out, experiment, running);
-    let path = dir.join(layout::SUMMARY);
-    write_atomic(&path, &render(experiment, &rows)?)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    super::curves::write(&dir.join(layout::CURVES), &rows)?;
-    super::stats::write(&dir.join(layout::STATS), &rows)?;
+    let groups = super::stats::groups(experiment, &rows);
+    let files: [(&str, Vec<u8>); 5] = [
+        (layout::SUMMARY, render(experiment, &rows)?),
+        (layout::EPOCHS, super::epochs::render(experiment, &rows)?),
+        (layout::STATS_CSV, super::stats::csv(experiment, &groups)?),
+        (
+            layout::STATS,
+            super::stats::markdown(experiment, &rows, &groups).into_bytes(),
+        ),
+        (
+            layout::COMPARISONS,
+            super::compare::csv(experiment, &groups)?,
+        ),
+    ];
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        write_atomic(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    super::curves::write(&dir.join(layout::CURVES), &groups, &rows)?;
     Ok(rows)
 }
 
@@ -147,5 +257,22 @@ mod tests {
         assert_eq!(configuration("h256_noise0.6_seed12"), "h256_noise0.6");
         assert_eq!(configuration("seed1"), "all seeds");
         assert_eq!(configuration("h256_seedling"), "h256_seedling");
+    }
+
+    #[test]
+    fn failures_say_where_training_stopped() {
+        assert_eq!(
+            failed_at("diverged at epoch 3, batch 120: cost is NaN; try a lower learning_rate"),
+            (3, 120)
+        );
+        assert_eq!(
+            failed_at("diverged at epoch 2: test cost is inf; try a lower learning_rate"),
+            (2, 0)
+        );
+        assert_eq!(
+            failed_at("batch_size 1000 is larger than the 500 training examples"),
+            (0, 0)
+        );
+        assert_eq!(failed_at("panicked: index out of bounds"), (0, 0));
     }
 }

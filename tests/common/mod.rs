@@ -80,3 +80,22 @@ pub fn summary_without_seconds(path: &Path) -> String {
     }
     out.join("\n")
 }
+
+/// A small sweep with failed runs: two depths and two seeds for each of three settings,
+/// one that trains, one whose batch is larger than the 500 training images (fails before
+/// training) and one whose learning rate diverges within the first epoch.
+/// `scripts/spreadsheet-check.sh` imports its report into LibreOffice.
+pub const FAILING_SWEEP: &str = include_str!("../fixtures/failing.toml");
+
+/// Runs [`FAILING_SWEEP`] under `dir` (it exits 1 for its failed runs) and returns the
+/// experiment's results folder, `dir/res/failing`.
+pub fn run_failing_sweep(dir: &Path) -> PathBuf {
+    let exp = dir.join("failing.toml");
+    std::fs::write(&exp, FAILING_SWEEP).unwrap();
+    let out = runner(
+        &[exp.to_str().unwrap(), "--out", "res", "-q", "--jobs", "2"],
+        dir,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    dir.join("res/failing")
+}

@@ -1,0 +1,67 @@
+//! The result files as pandas reads them: the README's analysis lines run on the committed
+//! depth sweep, and a sweep with failed runs gives every column its documented type.
+//!
+//! Needs Python 3 with pandas (`pip install pandas`); `RUNNER_PYTHON` names another
+//! interpreter. `.ci/run` installs pandas where it is missing.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{repo, run_failing_sweep, text};
+
+fn python() -> Command {
+    let exe = std::env::var("RUNNER_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let check = Command::new(&exe).args(["-c", "import pandas"]).output();
+    match check {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "{exe} cannot import pandas ({}); install it with `pip install pandas` or set RUNNER_PYTHON (.ci/run installs it)",
+            text(&out.stderr).trim().lines().last().unwrap_or_default()
+        ),
+        Err(e) => panic!("cannot start {exe} ({e}); these tests need Python 3 with pandas"),
+    }
+    Command::new(exe)
+}
+
+fn run_python(script: &str, args: &[&Path], cwd: &Path) -> String {
+    let out = python()
+        .arg(repo().join("tests/python").join(script))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("python starts");
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{stdout}",
+        text(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn the_readmes_pandas_lines_run_on_the_committed_depth_sweep() {
+    let out = run_python(
+        "readme_pandas.py",
+        &[&repo().join("README.md"), Path::new("depth_sweep")],
+        repo(),
+    );
+    assert!(out.contains(">>> "), "{out}");
+}
+
+#[test]
+fn pandas_gives_every_column_its_documented_type_despite_failed_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = run_failing_sweep(dir.path());
+    run_python("report_dtypes.py", &[&root], dir.path());
+    // The committed results too, which have no failed run.
+    for experiment in ["depth_sweep", "smoke"] {
+        run_python(
+            "report_dtypes.py",
+            &[&repo().join("results").join(experiment)],
+            repo(),
+        );
+    }
+}
