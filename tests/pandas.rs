@@ -7,26 +7,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::{repo, run_failing_sweep, text};
-
-fn python() -> Command {
-    let exe = std::env::var("RUNNER_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let check = Command::new(&exe).args(["-c", "import pandas"]).output();
-    match check {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => panic!(
-            "{exe} cannot import pandas ({}); install it with `pip install pandas` or set RUNNER_PYTHON (.ci/run installs it)",
-            text(&out.stderr).trim().lines().last().unwrap_or_default()
-        ),
-        Err(e) => panic!("cannot start {exe} ({e}); these tests need Python 3 with pandas"),
-    }
-    Command::new(exe)
-}
+use common::{python, repo, run_failing_sweep, text};
 
 fn run_python(script: &str, args: &[&Path], cwd: &Path) -> String {
-    let out = python()
+    let out = python("pandas")
         .arg(repo().join("tests/python").join(script))
         .args(args)
         .current_dir(cwd)

@@ -25,8 +25,12 @@ and two Adam formulas, both with beta1 0.9, beta2 0.999, epsilon 1e-8:
 The summary gives, per implementation, the relative difference |c_replay - c_runner| /
 c_runner of the per-step cost: its largest value over steps 1-10, 11-100, 101-K and all
 steps, and the first step where it exceeds 1e-6, 1e-5, 1e-4 and 1e-3. --csv writes every
-step's costs. --check-tolerance T exits 1 if any numpy replay's largest difference exceeds T
-(the test suite's fast replay uses it).
+step's costs. With both numpy64 and numpy32, a last row compares numpy32 with numpy64: how
+far float32 rounding alone carries two implementations of the same formulas apart.
+--check REPLAY<=T (or >=T) exits 1 unless that replay's largest relative difference from
+runner is at most (at least) T; REPLAY is IMPL/FORMULA with FORMULA one of tf1, dfdx, own
+(the trace's) or other, e.g. --check 'numpy32/own<=2e-5' --check 'numpy32/other>=1e-3'.
+The test suite's fast replay uses it.
 """
 import argparse
 import math
@@ -61,6 +65,8 @@ def load_trace(path):
         "noisy": npy("noisy", mmap=True),
         "cost": npy("cost").astype(np.float64),
         "lr": float(t["learning_rate"]),
+        # A config.toml without the key comes from before the setting, when runner used dfdx's.
+        "adam": t.get("adam", "dfdx"),
     }
 
 
@@ -179,18 +185,24 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("trace")
     ap.add_argument("--impl", action="append", choices=["numpy64", "numpy32", "tf"])
-    ap.add_argument("--adam", action="append", choices=["dfdx", "tf1"])
+    ap.add_argument("--adam", action="append", choices=["dfdx", "tf1"],
+                    help="Adam formulas to replay (default: the trace's own, then the other)")
     ap.add_argument("--steps", type=int, help="replay only the first STEPS steps")
     ap.add_argument("--csv", help="write every step's costs here")
-    ap.add_argument("--check-tolerance", type=float,
-                    help="exit 1 if a numpy replay with dfdx's Adam parts from runner by more than this")
+    ap.add_argument("--check", action="append", default=[], metavar="REPLAY<=T",
+                    help="exit 1 unless REPLAY (IMPL/FORMULA) parts from runner by at most (<=) or at least (>=) T")
     args = ap.parse_args()
     trace = load_trace(args.trace)
     steps = min(args.steps or len(trace["cost"]), len(trace["cost"]))
     runner = trace["cost"][:steps]
     columns, rows, failures = {"runner": runner}, [], []
+    own = trace["adam"]
+    other = "tf1" if own == "dfdx" else "dfdx"
+    formulas = args.adam or [own, other]
+    largest = {}
+    finals = {}
     for impl in args.impl or ["numpy64"]:
-        for formula in args.adam or ["dfdx", "tf1"]:
+        for formula in formulas:
             name = f"{impl}/{formula}"
             if impl == "tf":
                 costs, params = replay_tf(trace, steps, formula)
@@ -198,6 +210,7 @@ def main():
                 costs, params = replay_numpy(trace, steps, formula,
                                              np.float64 if impl == "numpy64" else np.float32)
             columns[name] = costs
+            finals[name] = params
             rel = np.abs(costs - runner) / runner
             final = ""
             if steps == len(trace["cost"]):
@@ -207,12 +220,18 @@ def main():
                          window_max(rel, 101, steps), f"{rel.max():.1e}",
                          first_above(rel, 1e-6), first_above(rel, 1e-5), first_above(rel, 1e-4),
                          first_above(rel, 1e-3), final])
-            if (args.check_tolerance is not None and impl != "tf" and formula == "dfdx"
-                    and rel.max() > args.check_tolerance):
-                failures.append(f"{name}: largest relative difference {rel.max():.2e} > {args.check_tolerance}")
+            largest[name] = rel.max()
+    for formula in formulas:
+        a, b = f"numpy32/{formula}", f"numpy64/{formula}"
+        if a in columns and b in columns:
+            rel = np.abs(columns[a] - columns[b]) / columns[b]
+            final = f"{max(np.max(np.abs(np.asarray(p, np.float64) - q)) for p, q in zip(finals[a], finals[b])):.1e}"
+            rows.append([f"{a} vs {b}", window_max(rel, 1, 10), window_max(rel, 11, 100),
+                         window_max(rel, 101, steps), f"{rel.max():.1e}", first_above(rel, 1e-6),
+                         first_above(rel, 1e-5), first_above(rel, 1e-4), first_above(rel, 1e-3), final])
     head = ["replay", "max rel 1-10", "11-100", f"101-{steps}", f"1-{steps}",
             ">1e-6 from", ">1e-5 from", ">1e-4 from", ">1e-3 from", "final params max abs"]
-    print(f"{args.trace}: {steps} steps, runner's last cost {runner[-1]:.6f}")
+    print(f"{args.trace}: {steps} steps, runner's Adam {own}, runner's last cost {runner[-1]:.6f}")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:
@@ -223,6 +242,15 @@ def main():
             f.write("step," + ",".join(names) + "\n")
             for k in range(steps):
                 f.write(f"{k + 1}," + ",".join(f"{columns[n][k]:.9g}" for n in names) + "\n")
+    for check in args.check:
+        op = "<=" if "<=" in check else ">="
+        name, limit = check.split(op)
+        impl, formula = name.split("/")
+        name = f"{impl}/{ {'own': own, 'other': other}.get(formula, formula)}"
+        if name not in largest:
+            failures.append(f"{check}: {name} was not replayed")
+        elif (largest[name] > float(limit)) if op == "<=" else (largest[name] < float(limit)):
+            failures.append(f"{check}: {name} parts from runner by {largest[name]:.2e}")
     if failures:
         print("\n".join(failures), file=sys.stderr)
         sys.exit(1)

@@ -26,6 +26,24 @@ pub fn data_dir() -> PathBuf {
     }
 }
 
+/// Python 3 (`$RUNNER_PYTHON`, else `python3`), checked to import `module`; `.ci/run`
+/// installs pandas (and with it numpy) where python3 lacks it.
+pub fn python(module: &str) -> Command {
+    let exe = std::env::var("RUNNER_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let check = Command::new(&exe)
+        .args(["-c", &format!("import {module}")])
+        .output();
+    match check {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "{exe} cannot import {module} ({}); install it with `pip install {module}` or set RUNNER_PYTHON (.ci/run installs it)",
+            text(&out.stderr).trim().lines().last().unwrap_or_default()
+        ),
+        Err(e) => panic!("cannot start {exe} ({e}); these tests need Python 3 with {module}"),
+    }
+    Command::new(exe)
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
