@@ -2,7 +2,11 @@
 //!
 //! Kept apart from the loop so that everything random about the inputs comes from one
 //! place: training, the step-for-step trace (`runner-trace`) and any other consumer see
-//! the same batches for the same config.
+//! the same batches for the same config. [`prefetch`] makes them on a thread of their
+//! own, a few batches ahead, so that drawing the noise overlaps the model's step.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::Scope;
 
 use rand::seq::SliceRandom;
 
@@ -20,9 +24,12 @@ pub struct Batches<'d> {
     shuffle: RunRng,
     noise: RunRng,
     order: Vec<usize>,
-    /// The current batch's clean images, row-major (pixel / 255).
+}
+
+/// One batch: clean images, row-major (pixel / 255), and the noisy ones the model sees.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
     pub clean: Vec<f32>,
-    /// The current batch's noisy images, as the model sees them.
     pub noisy: Vec<f32>,
 }
 
@@ -30,7 +37,6 @@ impl<'d> Batches<'d> {
     /// The batches of the run `train` on `images`, drawn from the run's own shuffle and
     /// noise streams. `batch_size` must be at least 1.
     pub fn new(train: &TrainSettings, images: &'d Images) -> Self {
-        let len = train.batch_size * images.dim();
         Batches {
             images,
             batch_size: train.batch_size,
@@ -38,6 +44,13 @@ impl<'d> Batches<'d> {
             shuffle: noise::stream(train.seed, Stream::Shuffle),
             noise: noise::stream(train.seed, Stream::TrainNoise),
             order: Vec::new(),
+        }
+    }
+
+    /// A batch to fill, of the right size.
+    pub fn empty_batch(&self) -> Batch {
+        let len = self.batch_size * self.images.dim();
+        Batch {
             clean: vec![0.0; len],
             noisy: vec![0.0; len],
         }
@@ -60,13 +73,69 @@ impl<'d> Batches<'d> {
         &self.order[b * self.batch_size..(b + 1) * self.batch_size]
     }
 
-    /// Fills [`Batches::clean`] and [`Batches::noisy`] with batch `b` of the current
-    /// epoch; batches must be taken in order, since each draws the next noise.
-    pub fn fill(&mut self, b: usize) {
+    /// Fills `batch` with batch `b` of the current epoch; batches must be taken in
+    /// order, since each draws the next noise.
+    pub fn fill(&mut self, b: usize, batch: &mut Batch) {
         let indices = &self.order[b * self.batch_size..(b + 1) * self.batch_size];
-        self.images.fill_f32(indices, &mut self.clean);
-        noise::add_noise(&mut self.noise, self.level, &self.clean, &mut self.noisy);
+        self.images.fill_f32(indices, &mut batch.clean);
+        noise::add_noise(&mut self.noise, self.level, &batch.clean, &mut batch.noisy);
     }
+}
+
+/// Batches made ahead: [`prefetch`]'s receiving end, which hands used batches back.
+pub struct Prefetched {
+    ready: Receiver<Batch>,
+    used: SyncSender<Batch>,
+}
+
+impl Prefetched {
+    /// The next batch, in order; `None` once all were taken.
+    pub fn next(&mut self) -> Option<Batch> {
+        self.ready.recv().ok()
+    }
+
+    /// Returns a batch's buffers for reuse.
+    pub fn give_back(&mut self, batch: Batch) {
+        let _ = self.used.try_send(batch);
+    }
+}
+
+/// Batches made ahead of use.
+const AHEAD: usize = 2;
+
+/// Makes every batch of `epochs` epochs on a thread of `scope`, in order (each epoch
+/// shuffled first), at most [`AHEAD`] ahead of the consumer. Dropping the receiving end
+/// stops the thread.
+pub fn prefetch<'scope, 'd: 'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    mut batches: Batches<'d>,
+    epochs: usize,
+) -> Prefetched {
+    let (send_ready, ready) = sync_channel(AHEAD);
+    let (used, take_used) = sync_channel::<Batch>(AHEAD + 1);
+    scope.spawn(move || {
+        dfdx::flush_denormals_to_zero();
+        let mut spare = (0..AHEAD + 1)
+            .map(|_| batches.empty_batch())
+            .collect::<Vec<_>>();
+        for _ in 0..epochs {
+            batches.shuffle();
+            for b in 0..batches.per_epoch() {
+                let mut batch = match spare.pop() {
+                    Some(batch) => batch,
+                    None => match take_used.recv() {
+                        Ok(batch) => batch,
+                        Err(_) => return,
+                    },
+                };
+                batches.fill(b, &mut batch);
+                if send_ready.send(batch).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Prefetched { ready, used }
 }
 
 #[cfg(test)]
@@ -105,10 +174,48 @@ mod tests {
         let imgs = images(4, 5);
         let mut b = Batches::new(&train, &imgs);
         b.shuffle();
-        b.fill(1);
-        assert_eq!(b.clean, b.noisy);
+        let mut batch = b.empty_batch();
+        b.fill(1, &mut batch);
+        assert_eq!(batch.clean, batch.noisy);
         let mut expected = vec![0.0; 10];
         imgs.fill_f32(b.indices(1), &mut expected);
-        assert_eq!(b.clean, expected);
+        assert_eq!(batch.clean, expected);
+    }
+
+    #[test]
+    fn prefetched_batches_are_the_batches_in_order() {
+        let mut train = RunConfig::default().train;
+        train.batch_size = 3;
+        let imgs = images(10, 4);
+        let mut direct = Vec::new();
+        let mut b = Batches::new(&train, &imgs);
+        for _ in 0..3 {
+            b.shuffle();
+            for i in 0..b.per_epoch() {
+                let mut batch = b.empty_batch();
+                b.fill(i, &mut batch);
+                direct.push(batch.noisy);
+            }
+        }
+        let ahead = std::thread::scope(|scope| {
+            let mut p = prefetch(scope, Batches::new(&train, &imgs), 3);
+            let mut got = Vec::new();
+            while let Some(batch) = p.next() {
+                got.push(batch.noisy.clone());
+                p.give_back(batch);
+            }
+            got
+        });
+        assert_eq!(ahead, direct);
+    }
+
+    #[test]
+    fn dropping_the_receiver_stops_the_maker() {
+        let train = RunConfig::default().train;
+        let imgs = images(1000, 4);
+        std::thread::scope(|scope| {
+            let mut p = prefetch(scope, Batches::new(&train, &imgs), 1_000_000);
+            assert!(p.next().is_some());
+        });
     }
 }

@@ -219,65 +219,90 @@ fn train_with(
         start: noise::stream(t.seed, Stream::TestNoise),
         level: t.noise_level as f32,
     };
-    let mut batches = Batches::new(t, &data.train);
     let interval = match model.cost_interval() {
         0 => per_epoch,
         n => n,
     };
     let mut metrics = Vec::new();
-    for epoch in 1..=t.epochs {
-        let started = Instant::now();
-        batches.shuffle();
-        let mut sum = 0f64;
-        let mut seen = 0;
-        for b in 0..per_epoch {
+    std::thread::scope(|scope| {
+        let mut ahead = batches::prefetch(scope, Batches::new(t, &data.train), t.epochs);
+        for epoch in 1..=t.epochs {
+            let started = Instant::now();
+            let sum = train_epoch(
+                model,
+                &mut ahead,
+                hooks,
+                epoch,
+                (per_epoch, interval),
+                t.epochs,
+            )?;
             if hooks.cancel.load(Ordering::Relaxed) {
                 return Err(Cancelled.into());
             }
-            model.set_threads((hooks.threads)());
-            batches.fill(b);
-            model.step(&batches.noisy, &batches.clean)?;
-            if (b + 1) % interval == 0 || b + 1 == per_epoch {
-                for cost in model.take_costs()? {
-                    seen += 1;
-                    if !cost.is_finite() {
-                        bail!(
-                            "diverged at epoch {epoch}, batch {seen}: cost is {cost}; try a lower learning_rate"
-                        );
-                    }
-                    sum += cost;
-                }
-                (hooks.on_progress)(&Progress {
-                    epoch,
-                    epochs: t.epochs,
-                    batch: b + 1,
-                    batches: per_epoch,
-                    cost: (sum / seen as f64) as f32,
-                });
+            let test_cost = test.cost(model, &data.test)? as f32;
+            if !test_cost.is_finite() {
+                bail!("diverged at epoch {epoch}: test cost is {test_cost}; try a lower learning_rate");
             }
+            let m = EpochMetrics {
+                epoch,
+                train_cost: (sum / per_epoch as f64) as f32,
+                test_cost,
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            (hooks.on_epoch)(&m);
+            metrics.push(m);
         }
-        if hooks.cancel.load(Ordering::Relaxed) {
-            return Err(Cancelled.into());
-        }
-        let test_cost = test.cost(model, &data.test)? as f32;
-        if !test_cost.is_finite() {
-            bail!("diverged at epoch {epoch}: test cost is {test_cost}; try a lower learning_rate");
-        }
-        let m = EpochMetrics {
-            epoch,
-            train_cost: (sum / per_epoch as f64) as f32,
-            test_cost,
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        (hooks.on_epoch)(&m);
-        metrics.push(m);
-    }
+        Ok(())
+    })?;
     let reconstruction_png = test.reconstruction(model, &data.test)?;
     Ok(Trained {
         params: model.params()?,
         metrics,
         reconstruction_png,
     })
+}
+
+/// One epoch's steps; returns the sum of their costs.
+fn train_epoch(
+    model: &mut dyn Trainer,
+    ahead: &mut batches::Prefetched,
+    hooks: &Hooks,
+    epoch: usize,
+    (per_epoch, interval): (usize, usize),
+    epochs: usize,
+) -> anyhow::Result<f64> {
+    let mut sum = 0f64;
+    let mut seen = 0;
+    for b in 0..per_epoch {
+        if hooks.cancel.load(Ordering::Relaxed) {
+            return Err(Cancelled.into());
+        }
+        model.set_threads((hooks.threads)());
+        let batch = ahead
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("the batch maker stopped early"))?;
+        model.step(&batch.noisy, &batch.clean)?;
+        ahead.give_back(batch);
+        if (b + 1) % interval == 0 || b + 1 == per_epoch {
+            for cost in model.take_costs()? {
+                seen += 1;
+                if !cost.is_finite() {
+                    bail!(
+                        "diverged at epoch {epoch}, batch {seen}: cost is {cost}; try a lower learning_rate"
+                    );
+                }
+                sum += cost;
+            }
+            (hooks.on_progress)(&Progress {
+                epoch,
+                epochs,
+                batch: b + 1,
+                batches: per_epoch,
+                cost: (sum / seen as f64) as f32,
+            });
+        }
+    }
+    Ok(sum)
 }
 
 /// The run's fixed noise on the test set: the same draw every epoch, replayed from the

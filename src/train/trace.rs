@@ -61,19 +61,20 @@ pub fn record(
     let mut noisy = Npy::<f32>::create(dir, "noisy", &[steps, batch, dim])?;
     let mut model = CpuModel::new(params, t.adam, t.learning_rate, batch);
     let mut batches = Batches::new(t, &data.train);
+    let mut batch = batches.empty_batch();
     let mut costs = Vec::with_capacity(steps.min(1 << 20));
     for step in 0..steps {
         let b = step % batches.per_epoch();
         if b == 0 {
             batches.shuffle();
         }
-        batches.fill(b);
+        batches.fill(b, &mut batch);
         for &i in batches.indices(b) {
             indices.push_all(&[u32::try_from(i)?])?;
             clean.push_all(data.train.image(i))?;
         }
-        noisy.push_all(&batches.noisy)?;
-        costs.push(model.train_step(&batches.noisy, &batches.clean)?);
+        noisy.push_all(&batch.noisy)?;
+        costs.push(model.train_step(&batch.noisy, &batch.clean)?);
     }
     indices.finish()?;
     clean.finish()?;
