@@ -11,11 +11,15 @@
 //! - the bound: the sum over the step's products of the faster time, i.e. the step's
 //!   product FLOPs at the best single-thread sgemm speed on the step's own shapes;
 //! - the real training loop's time per step (batch assembly, noise, forward, backward,
-//!   Adam) and that as a multiple of the bound.
+//!   Adam) and that as a multiple of the bound;
+//! - the work outside the products timed alone with the same kernels, to show where the
+//!   rest of the step goes: making a batch (pixels to floats, 78,400 normals), Adam over
+//!   all parameters, bias + activation forward, the output's sigmoid + MSE backward.
 //!
-//! Times are the calling thread's CPU time (on a busy machine wall time also counts
-//! waiting for a core), medians over rounds that alternate products and steps, so a
-//! ratio compares like with like. About 30 s in all. Synthetic images (a step's speed
+//! Times are CPU time (on a busy machine wall time also counts waiting for a core): the
+//! calling thread's for the products and parts, the whole process's for the step (its
+//! batches are made on a second thread); medians over rounds that alternate products and
+//! steps, so a ratio compares like with like. About 30 s in all. Synthetic images (a step's speed
 //! hardly depends on the pixels) and a tiny test set, so an epoch is almost all steps.
 
 use std::sync::atomic::AtomicBool;
@@ -24,10 +28,14 @@ use std::sync::Arc;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use runner::config::RunConfig;
+use runner::config::{Activation, AdamFormula};
 use runner::data::{Dataset, DatasetName, Images};
+use runner::kernels::activation;
 use runner::kernels::matmul::{matmul, Operand};
 use runner::kernels::Threads;
 use runner::model::widths;
+use runner::model::{Adam, Params};
+use runner::train::Batches;
 use runner::train::{self, Hooks};
 
 const BATCH: usize = 100;
@@ -209,19 +217,32 @@ fn images(count: usize) -> Images {
     Images::new(Arc::<[u8]>::from(bytes), 784)
 }
 
-/// CPU seconds per step of the real training loop on this thread.
+/// Seconds of CPU time used by the whole process so far: the training loop's thread and
+/// the thread that makes its batches ahead.
+fn process_cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a valid pointer to a timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// CPU seconds per step of the real training loop, all its threads counted (the batches
+/// are made on a thread of their own).
 fn seconds_per_step(hidden: &[usize], data: &Dataset) -> f64 {
     let mut config = RunConfig::default();
     config.train.hidden = hidden.to_vec();
     config.train.batch_size = BATCH;
     config.train.epochs = EPOCHS;
     let flag = AtomicBool::new(false);
-    // CPU time of the epochs after the first: the first epoch's end is marked by its
-    // hook, which runs on this thread.
+    // CPU time of the epochs after the first, whose end its hook marks.
     let warm_cpu = std::sync::Mutex::new(0.0);
     let first = |m: &train::EpochMetrics| {
         if m.epoch == 1 {
-            *warm_cpu.lock().unwrap() = thread_cpu_seconds();
+            *warm_cpu.lock().unwrap() = process_cpu_seconds();
         }
     };
     let hooks = Hooks {
@@ -229,8 +250,60 @@ fn seconds_per_step(hidden: &[usize], data: &Dataset) -> f64 {
         ..Hooks::quiet(&flag)
     };
     train::train(&config, data, &hooks).unwrap();
-    let cpu = thread_cpu_seconds() - *warm_cpu.lock().unwrap();
+    let cpu = process_cpu_seconds() - *warm_cpu.lock().unwrap();
     cpu / ((EPOCHS - 1) * STEPS_PER_EPOCH) as f64
+}
+
+/// CPU seconds of the step's work outside the products, each part alone:
+/// [making a batch, Adam, bias + activation forward, sigmoid + MSE backward].
+fn outside_products(hidden: &[usize], data: &Dataset, repeats: usize) -> [f64; 4] {
+    let config = RunConfig::default();
+    let mut batches = Batches::new(&config.train, &data.train);
+    batches.shuffle();
+    let mut batch = batches.empty_batch();
+    let mut b = 0;
+    let make = time(
+        &mut || {
+            batches.fill(b % batches.per_epoch(), &mut batch);
+            b += 1;
+        },
+        repeats,
+    );
+    let mut params = Params::zeros(&widths(784, hidden), Activation::Sigmoid);
+    params.values.fill(0.1);
+    let grads = vec![1e-6f32; params.values.len()];
+    let mut adam = Adam::new(AdamFormula::Tf1, 0.01, params.values.len());
+    let all = 0..params.values.len();
+    let adam_time = time(
+        &mut || {
+            adam.next_step().unwrap();
+            adam.update(&mut params.values, all.clone(), &grads, Threads::ONE);
+        },
+        repeats,
+    );
+    let mut outputs: Vec<Vec<f32>> = params
+        .layers
+        .iter()
+        .map(|l| vec![0.5; BATCH * l.outputs])
+        .collect();
+    let forward = time(
+        &mut || {
+            for (l, out) in params.layers.iter().zip(&mut outputs) {
+                out.fill(0.5);
+                activation::bias_activation(out, &vec![0.0; l.outputs], l.activation, Threads::ONE);
+            }
+        },
+        repeats,
+    );
+    let out = &outputs[outputs.len() - 1];
+    let mut delta = vec![0f32; out.len()];
+    let loss = time(
+        &mut || {
+            std::hint::black_box(activation::sigmoid_mse(out, &batch.clean, &mut delta, 784));
+        },
+        repeats,
+    );
+    [make, adam_time, forward, loss]
 }
 
 /// `784-256-128-256-784` to its hidden widths `[256, 128]`.
@@ -284,6 +357,7 @@ fn main() {
         .map(|ps| vec![[Vec::new(), Vec::new()]; ps.len()])
         .collect::<Vec<_>>();
     let mut step_times = vec![Vec::new(); archs.len()];
+    let mut outside = vec![vec![Vec::new(); 4]; archs.len()];
     for _ in 0..ROUNDS {
         for (a, hidden) in archs.iter().enumerate() {
             for (i, &p) in plans[a].iter().enumerate() {
@@ -292,6 +366,9 @@ fn main() {
                 product_times[a][i][1].push(old);
             }
             step_times[a].push(seconds_per_step(hidden, &data));
+            for (k, t) in outside_products(hidden, &data, 41).into_iter().enumerate() {
+                outside[a][k].push(t);
+            }
         }
     }
 
@@ -332,5 +409,20 @@ fn main() {
             step / bound,
             100.0 * bound / step
         );
+        let parts = [
+            "making a batch (pixels, 78,400 normals)",
+            "Adam, all parameters",
+            "bias + activation, forward",
+            "sigmoid + MSE, backward",
+        ];
+        let times: Vec<f64> = outside[a].iter().map(|t| median(t.clone())).collect();
+        println!(
+            "  outside the products, each alone: {:.3} ms of the {:.3} ms above the bound",
+            times.iter().sum::<f64>() * 1e3,
+            (step - bound) * 1e3
+        );
+        for (part, t) in parts.iter().zip(&times) {
+            println!("    {part:<42} {:>8.3} ms", t * 1e3);
+        }
     }
 }
