@@ -67,6 +67,8 @@ def load_trace(path):
         "lr": float(t["learning_rate"]),
         # A config.toml without the key comes from before the setting, when runner used dfdx's.
         "adam": t.get("adam", "dfdx"),
+        "about": f"hidden {t['hidden']}, seed {t['seed']}, noise {t['noise_level']}, "
+                 f"learning rate {t['learning_rate']}, batch {t['batch_size']}",
     }
 
 
@@ -231,7 +233,8 @@ def main():
                          first_above(rel, 1e-5), first_above(rel, 1e-4), first_above(rel, 1e-3), final])
     head = ["replay", "max rel 1-10", "11-100", f"101-{steps}", f"1-{steps}",
             ">1e-6 from", ">1e-5 from", ">1e-4 from", ">1e-3 from", "final params max abs"]
-    print(f"{args.trace}: {steps} steps, runner's Adam {own}, runner's last cost {runner[-1]:.6f}")
+    print(f"{trace['about']}: {steps} steps, runner's Adam {own}, runner's last cost {runner[-1]:.6f}")
+    print()
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:

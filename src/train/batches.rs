@@ -90,7 +90,7 @@ pub struct Prefetched {
 
 impl Prefetched {
     /// The next batch, in order; `None` once all were taken.
-    pub fn next(&mut self) -> Option<Batch> {
+    pub fn recv(&mut self) -> Option<Batch> {
         self.ready.recv().ok()
     }
 
@@ -200,7 +200,7 @@ mod tests {
         let ahead = std::thread::scope(|scope| {
             let mut p = prefetch(scope, Batches::new(&train, &imgs), 3);
             let mut got = Vec::new();
-            while let Some(batch) = p.next() {
+            while let Some(batch) = p.recv() {
                 got.push(batch.noisy.clone());
                 p.give_back(batch);
             }
@@ -215,7 +215,7 @@ mod tests {
         let imgs = images(1000, 4);
         std::thread::scope(|scope| {
             let mut p = prefetch(scope, Batches::new(&train, &imgs), 1_000_000);
-            assert!(p.next().is_some());
+            assert!(p.recv().is_some());
         });
     }
 }

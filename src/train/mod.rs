@@ -279,7 +279,7 @@ fn train_epoch(
         }
         model.set_threads((hooks.threads)());
         let batch = ahead
-            .next()
+            .recv()
             .ok_or_else(|| anyhow::anyhow!("the batch maker stopped early"))?;
         model.step(&batch.noisy, &batch.clean)?;
         ahead.give_back(batch);
