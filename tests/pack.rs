@@ -84,7 +84,7 @@ fn train_pack(configs: &[RunConfig]) -> Vec<anyhow::Result<Trained>> {
     pack::train(Slot::Cpu, &members, &dataset())
 }
 
-fn costs(t: &Trained) -> Vec<(f32, f32)> {
+fn metric_costs(t: &Trained) -> Vec<(f32, f32)> {
     t.metrics
         .iter()
         .map(|m| (m.train_cost, m.test_cost))
@@ -116,7 +116,12 @@ fn a_packed_run_trains_bit_for_bit_as_alone() {
             .pop()
             .unwrap()
             .unwrap();
-        assert_eq!(costs(packed), costs(&alone), "seed {}", config.train.seed);
+        assert_eq!(
+            metric_costs(packed),
+            metric_costs(&alone),
+            "seed {}",
+            config.train.seed
+        );
         assert_eq!(bits(&packed.params.values), bits(&alone.params.values));
         assert_eq!(packed.reconstruction_png, alone.reconstruction_png);
         assert_eq!(packed.metrics.len(), 3);
@@ -125,7 +130,7 @@ fn a_packed_run_trains_bit_for_bit_as_alone() {
     // Different seeds really are different runs.
     let a = packed[0].as_ref().unwrap();
     let b = packed[1].as_ref().unwrap();
-    assert_ne!(costs(a), costs(b));
+    assert_ne!(metric_costs(a), metric_costs(b));
 }
 
 #[test]
@@ -265,7 +270,7 @@ fn a_diverging_run_fails_alone_and_spares_its_pack_mates() {
     let without = train_pack(&healthy);
     for (with, without) in [&packed[0], &packed[2]].into_iter().zip(&without) {
         let (with, without) = (with.as_ref().unwrap(), without.as_ref().unwrap());
-        assert_eq!(costs(with), costs(without));
+        assert_eq!(metric_costs(with), metric_costs(without));
         assert_eq!(bits(&with.params.values), bits(&without.params.values));
     }
 }
@@ -296,4 +301,153 @@ fn a_cancelled_pack_cancels_every_run() {
     for r in pack::train(Slot::Cpu, &members, &dataset()) {
         assert!(r.err().expect("cancelled").is::<train::Cancelled>());
     }
+}
+
+// The binary with `--pack`, on real MNIST slices.
+
+mod common;
+
+use common::{costs, ok, runner, text};
+
+/// Two depths, three seeds, and a noise level that makes two runs diverge at their first
+/// step: with `--pack 8` the runs of each depth share a pack, diverging runs included.
+const SWEEP: &str = r#"
+name = "packed"
+[data]
+train_examples = 300
+[train]
+epochs = 2
+batch_size = 50
+activation = "relu"
+[sweep]
+hidden = [[32], [32, 16]]
+seed = [1, 2, 3]
+noise_level = [0.6, 1e38]
+"#;
+
+fn sweep(dir: &std::path::Path) -> String {
+    let path = dir.join("packed.toml");
+    std::fs::write(&path, SWEEP).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn run_ids(root: &std::path::Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(root)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn packed_sweeps_give_each_run_its_own_results_whatever_the_packing() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = sweep(dir.path());
+    let mut outs = Vec::new();
+    for (name, args) in [
+        ("one", &["--pack", "8", "--jobs", "1"][..]),
+        ("two", &["--pack", "8", "--jobs", "2"]),
+        ("pairs", &["--pack", "2", "--jobs", "1"]),
+    ] {
+        let mut all = vec![exp.as_str(), "--out", name, "-q"];
+        all.extend_from_slice(args);
+        let out = runner(&all, dir.path());
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("6 runs failed"), "{stderr}");
+        outs.push(dir.path().join(name).join("packed"));
+    }
+    let ids = run_ids(&outs[0]);
+    assert_eq!(ids.len(), 12);
+    for id in &ids {
+        let dirs: Vec<_> = outs.iter().map(|o| o.join(id)).collect();
+        if id.contains("noise1e38") || id.contains("noise100000") {
+            for d in &dirs {
+                let error = std::fs::read_to_string(d.join("error.txt")).unwrap();
+                assert_eq!(
+                    error.trim(),
+                    "diverged at epoch 1, batch 1: cost is NaN; try a lower learning_rate"
+                );
+                assert!(!d.join("metrics.csv").exists());
+            }
+        } else {
+            let first = costs(&dirs[0].join("metrics.csv"));
+            for d in &dirs[1..] {
+                assert_eq!(costs(&d.join("metrics.csv")), first, "{id}");
+                assert!(d.join("model.safetensors").is_file());
+                assert!(d.join("reconstruction.png").is_file());
+            }
+        }
+    }
+    let summary = std::fs::read_to_string(outs[0].join("summary.csv")).unwrap();
+    assert_eq!(summary.matches(",done,cpu,2,").count(), 6, "{summary}");
+    assert_eq!(summary.matches(",failed,cpu,").count(), 6, "{summary}");
+}
+
+#[test]
+fn a_packed_sweep_resumes_and_verifies_run_by_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = sweep(dir.path()).replace("packed.toml", "healthy.toml");
+    std::fs::write(&exp, SWEEP.replace("noise_level = [0.6, 1e38]", "")).unwrap();
+    let pack = ["--pack", "8", "-q"];
+    ok(&runner(
+        &[&[exp.as_str(), "--out", "whole"][..], &pack].concat(),
+        dir.path(),
+    ));
+    // A first invocation trains only seed 1; the second packs the four runs left.
+    ok(&runner(
+        &[
+            &[exp.as_str(), "--out", "parts", "--filter", "seed1"][..],
+            &pack,
+        ]
+        .concat(),
+        dir.path(),
+    ));
+    let out = runner(
+        &[&[exp.as_str(), "--out", "parts"][..], &pack[..2]].concat(),
+        dir.path(),
+    );
+    let stderr = ok(&out);
+    assert_eq!(stderr.matches(": complete results").count(), 2, "{stderr}");
+    let (whole, parts) = (
+        dir.path().join("whole/packed"),
+        dir.path().join("parts/packed"),
+    );
+    let ids = run_ids(&whole);
+    assert_eq!(ids.len(), 6);
+    for id in &ids {
+        assert_eq!(
+            costs(&whole.join(id).join("metrics.csv")),
+            costs(&parts.join(id).join("metrics.csv")),
+            "{id}"
+        );
+    }
+    // --verify retrains in packs and compares run by run, bit for bit.
+    let out = runner(
+        &[
+            &[exp.as_str(), "--out", "whole", "--verify"][..],
+            &pack[..2],
+        ]
+        .concat(),
+        dir.path(),
+    );
+    let stdout = text(&out.stdout);
+    ok(&out);
+    assert!(stdout.contains("all runs reproduce"), "{stdout}");
+}
+
+#[test]
+fn pack_zero_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = sweep(dir.path());
+    let out = runner(&[&exp, "--pack", "0"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--pack 0"),
+        "{}",
+        text(&out.stderr)
+    );
 }
