@@ -65,7 +65,7 @@ fn config(seed: u64) -> RunConfig {
     c.train.hidden = vec![32, 16];
     c.train.seed = seed;
     c.train.noise_level = 0.2 + 0.2 * seed as f64;
-    if seed % 2 == 0 {
+    if seed.is_multiple_of(2) {
         c.train.init = Init::Xavier;
     }
     c

@@ -41,7 +41,8 @@ use crate::data::Images;
 
 /// A stack of matrices, one per run: `(runs, rows, columns)`.
 pub type Stack<D = Cpu, T = NoneTape> = Tensor<(usize, usize, usize), f32, D, T>;
-type Matrix<D = Cpu, T = NoneTape> = Tensor<(usize, usize), f32, D, T>;
+/// A matrix shared by every run, such as images: `(rows, columns)`.
+pub type Matrix<D = Cpu, T = NoneTape> = Tensor<(usize, usize), f32, D, T>;
 
 /// One layer of every run: `activation(x W + b)` with `W` of shape (runs, inputs, outputs).
 struct PackLayer<D: ModelDevice> {

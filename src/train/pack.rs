@@ -27,7 +27,7 @@ use super::{
 use crate::config::{Activation, AdamFormula, RunConfig};
 use crate::data::{Dataset, DatasetName, Images};
 use crate::device::Slot;
-use crate::model::pack::{PackModel, Stack};
+use crate::model::pack::{Matrix, PackModel, Stack};
 use crate::model::tensors::ModelDevice;
 use crate::report;
 use crate::train::batches::{Batch, Batches};
@@ -346,7 +346,7 @@ fn produce(
 /// Every run's noisy test images on the device, drawn once (each run's noise is the same
 /// every epoch), in chunks as [`TestNoise`] draws them, with the clean images shared.
 struct TestSet<D: ModelDevice> {
-    chunks: Vec<(Stack<D>, dfdx::prelude::Tensor<(usize, usize), f32, D>)>,
+    chunks: Vec<(Stack<D>, Matrix<D>)>,
     /// Pixels in the test set, the cost's denominator.
     values: f64,
 }
