@@ -138,4 +138,12 @@ fi
 echo "building runner --features cuda for sm_$CAP with $(nvcc --version | tail -1)" >&2
 (cd "$ROOT" && cargo build --release --locked --features cuda --target-dir "$ROOT/target/cuda-build")
 strip -o "$DEST/runner" "$ROOT/target/cuda-build/release/runner"
-echo "$DEST/runner needs: $(readelf -d "$DEST/runner" | awk '/NEEDED/ {gsub(/[][]/, "", $5); printf "%s ", $5}')" >&2
+NEEDED=$(readelf -d "$DEST/runner" | awk '/NEEDED/ {gsub(/[][]/, "", $5); printf "%s ", $5}')
+echo "$DEST/runner needs: $NEEDED" >&2
+# dfdx's reshape (of a non-contiguous tensor), stack, concat and to_dtype compile CUDA
+# kernels at run time with NVRTC, against this machine's header path: on a GPU machine
+# they would fail. Nothing in runner may call them; libnvrtc among the needed libraries
+# says something does.
+if [[ $NEEDED == *libnvrtc* ]]; then
+    die "the binary links libnvrtc: some dfdx operation it calls compiles CUDA kernels at run time, which fails on a machine without this one's CUDA headers; see src/model/pack.rs"
+fi

@@ -27,10 +27,10 @@
 use std::collections::HashMap;
 
 use anyhow::ensure;
-use dfdx::prelude::{Axis, Cpu, Gradients, HasShape, Merge, NoneTape, Shape, Tape, Tensor};
+use dfdx::prelude::{Axes3, Axis, Cpu, Gradients, HasShape, Merge, NoneTape, Shape, Tape, Tensor};
 use dfdx::tensor::Trace;
 use dfdx::tensor_ops::{
-    AdamConfig, Backward, BroadcastTo, GatherTo, ReshapeTo, SumTo, TryDiv, TryMatMul,
+    AdamConfig, Backward, BroadcastTo, GatherTo, PermuteTo, SumTo, TryDiv, TryMatMul,
 };
 
 use super::adam::{BETAS, EPSILON};
@@ -178,14 +178,8 @@ impl<D: ModelDevice> PackModel<D> {
             self.runs
         );
         let shape = (self.runs, batch, dim);
-        let idx = self.dev.tensor_from_vec(indices, (batch * self.runs,));
-        let clean = self
-            .images
-            .clone()
-            .try_gather(idx)
-            .map_err(device_error)?
-            .try_reshape_like(&shape)
-            .map_err(device_error)?;
+        let idx = self.dev.tensor_from_vec(indices, (self.runs, batch));
+        let clean: Stack<D> = self.images.clone().try_gather(idx).map_err(device_error)?;
         let x = self.dev.tensor_from_vec(noisy, shape).leaky_traced();
         let squares = (self.forward(x) - clean).square();
         let sums = self.sums(&squares.retaped::<NoneTape>())?;
@@ -206,14 +200,18 @@ impl<D: ModelDevice> PackModel<D> {
     /// of the rows, both as products with ones. A product per run, so a run's sum does
     /// not depend on its pack-mates (on the CPU it is the same gemm call alone or
     /// packed), and two short sums keep f32 accurate where one over every pixel would not.
+    /// The row sums are turned into a row by a permutation, a view: dfdx's reshape of a
+    /// non-contiguous tensor compiles a CUDA kernel at run time (NVRTC), which a binary
+    /// carried to a GPU machine cannot count on.
     fn sums(&mut self, x: &Stack<D>) -> anyhow::Result<Stack<D>> {
-        let (runs, rows, cols) = *x.shape();
-        let rows_sums = x
+        let cols = x.shape().2;
+        let rows = x.shape().1;
+        let row_sums = x
             .clone()
             .try_matmul(self.ones(cols)?)
             .map_err(device_error)?;
-        rows_sums
-            .try_reshape_like(&(runs, 1, rows))
+        row_sums
+            .try_permute::<_, Axes3<0, 2, 1>>()
             .map_err(device_error)?
             .try_matmul(self.ones(rows)?)
             .map_err(device_error)

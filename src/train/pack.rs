@@ -97,6 +97,8 @@ pub fn train(slot: Slot, members: &[Member], data: &Dataset) -> Vec<anyhow::Resu
     };
     match all {
         Ok(each) => each,
+        // One run keeps its error as it is (its type says cancelled or bad input).
+        Err(e) if members.len() == 1 => vec![Err(e)],
         Err(e) => {
             let text = format!("{e:#}");
             let cancelled = e.is::<Cancelled>();
