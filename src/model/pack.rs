@@ -156,11 +156,6 @@ impl<D: ModelDevice> PackModel<D> {
         self.images.shape().1
     }
 
-    /// The device the pack computes on.
-    pub fn device(&self) -> &D {
-        &self.dev
-    }
-
     /// Works with or without a tape: training traces the input, evaluation does not.
     fn forward<T: Tape<f32, D> + Merge<T>>(&self, x: Stack<D, T>) -> Stack<D, T> {
         self.layers.iter().fold(x, |h, layer| layer.forward(h))
@@ -186,7 +181,8 @@ impl<D: ModelDevice> PackModel<D> {
         self.pending.push(sums);
         // Each run's cost is its mean over batch * dim values; the sum over runs has the
         // same gradient for each run as that run's mean alone (dfdx's `mean` is this
-        // `sum` and division).
+        // `sum` and division). Only its gradient is used: its value, summed on a GPU with
+        // `atomicAdd`, is not.
         let loss = squares
             .try_sum::<(), _>()
             .map_err(device_error)?
@@ -200,9 +196,10 @@ impl<D: ModelDevice> PackModel<D> {
     /// of the rows, both as products with ones. A product per run, so a run's sum does
     /// not depend on its pack-mates (on the CPU it is the same gemm call alone or
     /// packed), and two short sums keep f32 accurate where one over every pixel would not.
-    /// The row sums are turned into a row by a permutation, a view: dfdx's reshape of a
-    /// non-contiguous tensor compiles a CUDA kernel at run time (NVRTC), which a binary
-    /// carried to a GPU machine cannot count on.
+    /// The row sums are turned into a row by a permutation (a view), not a reshape:
+    /// dfdx's reshape compiles a CUDA kernel at run time (NVRTC) for tensors that are not
+    /// contiguous, and that branch alone makes the binary need libnvrtc, which a binary
+    /// carried to a GPU machine cannot count on (`scripts/build-cuda.sh` checks).
     fn sums(&mut self, x: &Stack<D>) -> anyhow::Result<Stack<D>> {
         let cols = x.shape().2;
         let rows = x.shape().1;
