@@ -32,10 +32,16 @@ pub struct Args {
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
 
-    /// Where runs compute: cpu, cuda (every visible GPU, one run per GPU at a time) or
-    /// cuda:LIST (e.g. cuda:0,2). CUDA needs a build with `--features cuda`.
+    /// Where runs compute: cpu, cuda (every visible GPU, one pack of runs per GPU at a
+    /// time) or cuda:LIST (e.g. cuda:0,2). CUDA needs a build with `--features cuda`.
     #[arg(long, value_name = "DEVICE", default_value = "cpu")]
     pub device: String,
+
+    /// Train up to N runs that share their shapes and optimizer settings (the seeds of a
+    /// configuration) together as one batched computation, each with its own results
+    /// (default: 32 on CUDA, 1 = each run alone on the CPU).
+    #[arg(long, value_name = "N")]
+    pub pack: Option<usize>,
 
     /// Where data sets are looked for and stored (default: $RUNNER_DATA_DIR, else data/).
     #[arg(long, value_name = "DIR")]

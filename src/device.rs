@@ -1,4 +1,4 @@
-//! Where runs compute: the CPU, or CUDA GPUs (one run per GPU at a time).
+//! Where runs compute: the CPU, or CUDA GPUs (one pack of runs per GPU at a time).
 
 use crate::error::input_error;
 
@@ -75,6 +75,7 @@ fn cuda_slots(_wanted: Option<&[usize]>) -> anyhow::Result<Vec<Slot>> {
 #[cfg(feature = "cuda")]
 fn cuda_slots(wanted: Option<&[usize]>) -> anyhow::Result<Vec<Slot>> {
     use cudarc::driver::result;
+    fix_cublas_workspace();
     let count = result::init()
         .and_then(|_| result::device::get_count())
         .map_err(|e| {
@@ -96,6 +97,22 @@ fn cuda_slots(wanted: Option<&[usize]>) -> anyhow::Result<Vec<Slot>> {
             }
             Ok(list.iter().copied().map(Slot::Cuda).collect())
         }
+    }
+}
+
+/// What cuBLAS needs to give the same bits on every launch. cuBLAS is reproducible on
+/// one GPU model only while a single stream uses a handle; dfdx 0.13 computes a
+/// product's two gradients on two streams of one handle, and cuBLAS may then pick its
+/// internal workspace differently from launch to launch. A fixed workspace configuration
+/// makes it deterministic even so (cuBLAS documentation, "Results reproducibility").
+/// Set before the first handle exists; a value the user set is kept.
+pub const CUBLAS_WORKSPACE: (&str, &str) = ("CUBLAS_WORKSPACE_CONFIG", ":4096:8");
+
+#[cfg(feature = "cuda")]
+fn fix_cublas_workspace() {
+    let (key, value) = CUBLAS_WORKSPACE;
+    if std::env::var_os(key).is_none() {
+        std::env::set_var(key, value);
     }
 }
 

@@ -9,7 +9,10 @@
 //!   in one pass, the output sigmoid fused with the cost, Adam fused into the backward
 //!   pass layer by layer.
 //! - [`tensors::TensorModel`], the same model as dfdx tensors trained with dfdx's ops,
-//!   tape and autodiff on any dfdx device: the GPU's path.
+//!   tape and autodiff on any dfdx device; held bit for bit to dfdx's own `nn` model.
+//! - [`pack::PackModel`], that model for several runs at once, stacked on a leading run
+//!   axis so each kernel is launched once for all of them: the GPU's engine, and the
+//!   CPU's with `--pack`.
 //!
 //! dfdx 0.13 keeps a tensor's data private to the crate, so a custom operation on its
 //! tape can read its inputs only by copying them; the CPU's step therefore keeps its own
@@ -18,6 +21,7 @@
 
 pub mod adam;
 pub mod cpu;
+pub mod pack;
 pub mod tensors;
 
 use std::collections::HashMap;

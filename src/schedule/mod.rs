@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 
+pub mod packs;
 pub mod select;
 
 use crate::config::{Experiment, Run};
@@ -33,6 +34,9 @@ pub struct Options {
     pub slots: Vec<Slot>,
     /// Rerun runs whose complete results already exist, and overwrite other configs' results.
     pub force: bool,
+    /// Most runs trained together as one batched computation ([`packs`]); 1 trains each
+    /// run alone.
+    pub pack: usize,
 }
 
 /// What to do with an experiment's runs, decided from their folders before anything runs.
@@ -108,6 +112,9 @@ pub fn execute(
     reporter: &Reporter,
     cancel: &AtomicBool,
 ) -> anyhow::Result<Outcome> {
+    if opts.pack > 1 {
+        return packs::execute(plan, data, opts, reporter, cancel);
+    }
     let experiment = plan.experiment;
     for run in &plan.skipped {
         reporter.skipped(&run.id);

@@ -7,6 +7,7 @@
 
 pub mod batches;
 pub mod noise;
+pub mod pack;
 pub mod trace;
 
 use std::path::Path;
@@ -95,6 +96,12 @@ pub fn run_on(
         Slot::Cpu => train(config, data, hooks)?,
         Slot::Cuda(ordinal) => train_cuda(ordinal, config, data, hooks)?,
     };
+    write_results(dir, trained)
+}
+
+/// Writes a trained run's files into `dir`: `model.safetensors`, `reconstruction.png`,
+/// then `metrics.csv` last, so its presence marks a complete run.
+pub(crate) fn write_results(dir: &Path, trained: Trained) -> anyhow::Result<Vec<EpochMetrics>> {
     report::write_atomic(
         &dir.join("model.safetensors"),
         &trained.params.to_safetensors()?,
@@ -107,34 +114,18 @@ pub fn run_on(
     Ok(trained.metrics)
 }
 
-#[cfg(feature = "cuda")]
+/// One run on a GPU: a pack of one (the GPU's engine, [`pack`]).
 fn train_cuda(
     ordinal: usize,
     config: &RunConfig,
     data: &Dataset,
     hooks: &Hooks,
 ) -> anyhow::Result<Trained> {
-    let dev = dfdx::tensor::Cuda::try_build(ordinal, config.train.seed).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open GPU cuda:{ordinal} ({e:?}); `nvidia-smi` should list it, and the CUDA libraries (libcuda, libnvrtc, libcublas, libcublasLt) must be loadable"
-        )
-    })?;
-    let t = &config.train;
-    let params = initial_params(t, data.train.dim())?;
-    let mut model = crate::model::tensors::TensorModel::new(&dev, &params, t.adam, t.learning_rate);
-    train_with(&mut model, config, data, hooks)
-}
-
-#[cfg(not(feature = "cuda"))]
-fn train_cuda(
-    ordinal: usize,
-    _config: &RunConfig,
-    _data: &Dataset,
-    _hooks: &Hooks,
-) -> anyhow::Result<Trained> {
-    Err(input_error(format!(
-        "cuda:{ordinal}: this runner was built without CUDA; build it with `cargo build --release --features cuda` (see the README's CUDA section)"
-    )))
+    let member = pack::Member { config, hooks };
+    let mut trained = pack::train(Slot::Cuda(ordinal), std::slice::from_ref(&member), data);
+    trained
+        .pop()
+        .unwrap_or_else(|| bail!("the pack returned no run"))
 }
 
 /// What a run produced, before anything is written.
@@ -215,10 +206,7 @@ fn train_with(
     dfdx::flush_denormals_to_zero();
     let t = &config.train;
     let per_epoch = batches_per_epoch(t, data)?;
-    let test = TestNoise {
-        start: noise::stream(t.seed, Stream::TestNoise),
-        level: t.noise_level as f32,
-    };
+    let test = TestNoise::new(t);
     let interval = match model.cost_interval() {
         0 => per_epoch,
         n => n,
@@ -307,31 +295,53 @@ fn train_epoch(
 
 /// The run's fixed noise on the test set: the same draw every epoch, replayed from the
 /// stream's start rather than stored (31 MB for MNIST's 10000 test images).
-struct TestNoise {
+pub(crate) struct TestNoise {
     start: RunRng,
     level: f32,
 }
 
 impl TestNoise {
+    pub(crate) fn new(t: &TrainSettings) -> Self {
+        TestNoise {
+            start: noise::stream(t.seed, Stream::TestNoise),
+            level: t.noise_level as f32,
+        }
+    }
+
     /// MSE over all pixels of all test images, summed in f64.
     fn cost(&self, model: &mut dyn Trainer, test: &Images) -> anyhow::Result<f64> {
+        let mut total = 0f64;
+        self.chunks(test, |clean, noisy| {
+            total += model.squared_error(noisy, clean)?;
+            Ok(())
+        })?;
+        Ok(total / (test.len() * test.dim()) as f64)
+    }
+
+    /// Calls `f` with the clean and noisy images of each chunk of [`TEST_CHUNK`] test
+    /// images, in order, noise drawn chunk after chunk from the stream's start.
+    pub(crate) fn chunks(
+        &self,
+        test: &Images,
+        mut f: impl FnMut(&[f32], &[f32]) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
         let dim = test.dim();
         let mut rng = self.start.clone();
         let mut clean = vec![0f32; TEST_CHUNK.min(test.len()) * dim];
         let mut noisy = clean.clone();
         let indices: Vec<usize> = (0..test.len()).collect();
-        let mut total = 0f64;
         for chunk in indices.chunks(TEST_CHUNK) {
             let len = chunk.len() * dim;
             test.fill_f32(chunk, &mut clean[..len]);
             noise::add_noise(&mut rng, self.level, &clean[..len], &mut noisy[..len]);
-            total += model.squared_error(&noisy[..len], &clean[..len])?;
+            f(&clean[..len], &noisy[..len])?;
         }
-        Ok(total / (test.len() * dim) as f64)
+        Ok(())
     }
 
-    /// The first test images clean, noisy (as the test cost saw them) and reconstructed.
-    fn reconstruction(&self, model: &mut dyn Trainer, test: &Images) -> anyhow::Result<Vec<u8>> {
+    /// The first test images, clean and noisy (as the test cost sees them), and their
+    /// count.
+    pub(crate) fn shown(&self, test: &Images) -> (Vec<f32>, Vec<f32>, usize) {
         let dim = test.dim();
         let count = SHOWN.min(test.len());
         let indices: Vec<usize> = (0..count).collect();
@@ -339,7 +349,13 @@ impl TestNoise {
         let mut noisy = clean.clone();
         test.fill_f32(&indices, &mut clean);
         noise::add_noise(&mut self.start.clone(), self.level, &clean, &mut noisy);
+        (clean, noisy, count)
+    }
+
+    /// The first test images clean, noisy (as the test cost saw them) and reconstructed.
+    fn reconstruction(&self, model: &mut dyn Trainer, test: &Images) -> anyhow::Result<Vec<u8>> {
+        let (clean, noisy, count) = self.shown(test);
         let out = model.reconstruct(&noisy)?;
-        report::reconstruction::render(&[&clean, &noisy, &out], count, dim)
+        report::reconstruction::render(&[&clean, &noisy, &out], count, test.dim())
     }
 }
