@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::atomic::write_atomic;
-use crate::config::Experiment;
+use crate::config::{Experiment, Run};
 use crate::layout::{self, RunState};
 use crate::train::EpochMetrics;
 
@@ -44,27 +44,32 @@ pub fn collect(out: &Path, experiment: &Experiment, running: &HashSet<String>) -
     let mut rows: Vec<Row> = experiment
         .runs
         .iter()
-        .map(|run| {
-            let dir = layout::run_dir(out, &experiment.name, &run.id);
-            let (status, metrics, error) = match layout::read_state(&dir, &run.config) {
-                _ if running.contains(&run.id) => ("running", Vec::new(), String::new()),
-                RunState::Complete(m) => ("done", m, String::new()),
-                RunState::Failed(e) => ("failed", Vec::new(), e),
-                RunState::OtherConfig(why) => ("conflict", Vec::new(), why),
-                RunState::Missing | RunState::Incomplete => ("pending", Vec::new(), String::new()),
-            };
-            Row {
-                device: layout::read_device(&dir),
-                id: run.id.clone(),
-                values: run.values.iter().map(|(_, v)| v.clone()).collect(),
-                status,
-                metrics,
-                error,
-            }
-        })
+        .map(|run| row(out, experiment, run, running.contains(&run.id)))
         .collect();
     rows.sort_by(|a, b| a.id.cmp(&b.id));
     rows
+}
+
+/// Reads one run's folder into its line; the scheduler calls it as each run ends, so a
+/// sweep reads each folder once instead of every folder after every run.
+pub fn row(out: &Path, experiment: &Experiment, run: &Run, running: bool) -> Row {
+    let dir = layout::run_dir(out, &experiment.name, &run.id);
+    let (status, metrics, error) = match layout::read_state(&dir, &run.config) {
+        _ if running => ("running", Vec::new(), String::new()),
+        RunState::Complete(m) => ("done", m, String::new()),
+        RunState::Failed(e) => ("failed", Vec::new(), e),
+        RunState::OtherConfig(why) => ("conflict", Vec::new(), why),
+        RunState::Damaged(why) => ("damaged", Vec::new(), why),
+        RunState::Missing | RunState::Incomplete => ("pending", Vec::new(), String::new()),
+    };
+    Row {
+        device: layout::read_device(&dir),
+        id: run.id.clone(),
+        values: run.values.iter().map(|(_, v)| v.clone()).collect(),
+        status,
+        metrics,
+        error,
+    }
 }
 
 /// Renders the rows as CSV: id, every swept value, status, final and best costs.
@@ -127,15 +132,21 @@ pub fn write(
     experiment: &Experiment,
     running: &HashSet<String>,
 ) -> anyhow::Result<Vec<Row>> {
+    let rows = collect(out, experiment, running);
+    write_rows(out, experiment, &rows)?;
+    Ok(rows)
+}
+
+/// Writes `summary.csv`, `curves.svg` and `stats.md` of `experiment` from `rows`.
+pub fn write_rows(out: &Path, experiment: &Experiment, rows: &[Row]) -> anyhow::Result<()> {
     let dir = layout::experiment_dir(out, &experiment.name);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let rows = collect(out, experiment, running);
     let path = dir.join(layout::SUMMARY);
-    write_atomic(&path, &render(experiment, &rows)?)
+    write_atomic(&path, &render(experiment, rows)?)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    super::curves::write(&dir.join(layout::CURVES), &rows)?;
-    super::stats::write(&dir.join(layout::STATS), &rows)?;
-    Ok(rows)
+    super::curves::write(&dir.join(layout::CURVES), rows)?;
+    super::stats::write(&dir.join(layout::STATS), rows)?;
+    Ok(())
 }
 
 #[cfg(test)]
