@@ -3,11 +3,57 @@
 //! The scheduler takes a present `metrics.csv` as "run complete", and a killed process
 //! must not leave a truncated file behind that looks finished.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::Context;
+use tempfile::NamedTempFile;
+
+/// Temporary files that exist right now, so that quitting at once (a second Ctrl-C) can
+/// remove them instead of leaving `.summary.csv.*.tmp` files behind for good.
+static PENDING: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+
+fn pending() -> std::sync::MutexGuard<'static, Option<HashSet<PathBuf>>> {
+    PENDING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Creates a temporary file in `dir` and records it until the returned guard is dropped
+/// (after the file was renamed into place or deleted). Creating and recording happen
+/// under one lock, so [`exit_removing_temporaries`] never misses a file.
+pub fn temporary(
+    builder: &tempfile::Builder,
+    dir: &Path,
+) -> std::io::Result<(NamedTempFile, Recorded)> {
+    let mut set = pending();
+    let tmp = builder.tempfile_in(dir)?;
+    let path = tmp.path().to_path_buf();
+    set.get_or_insert_with(HashSet::new).insert(path.clone());
+    Ok((tmp, Recorded(path)))
+}
+
+/// Keeps a temporary file on the list of [`temporary`] files while it lives.
+pub struct Recorded(PathBuf);
+
+impl Drop for Recorded {
+    fn drop(&mut self) {
+        if let Some(set) = pending().as_mut() {
+            set.remove(&self.0);
+        }
+    }
+}
+
+/// Removes the temporary files being written and exits: holding the list's lock until
+/// the end, so no new one appears meanwhile.
+pub fn exit_removing_temporaries(code: i32) -> ! {
+    let set = pending();
+    for path in set.iter().flatten() {
+        let _ = fs::remove_file(path);
+    }
+    std::process::exit(code)
+}
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced to disk
 /// and then renamed over `path`; the folder must exist.
@@ -19,11 +65,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let name = path
         .file_name()
         .with_context(|| format!("{} has no file name", path.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", name.to_string_lossy()))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let (mut tmp, _recorded) = temporary(
+        tempfile::Builder::new()
+            .prefix(&format!(".{}.", name.to_string_lossy()))
+            .suffix(".tmp"),
+        dir,
+    )
+    .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     // Temporary files are created private (0600); results are for everyone to read.
     #[cfg(unix)]
     {
@@ -58,11 +106,24 @@ mod tests {
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert!(!pending()
+            .iter()
+            .flatten()
+            .any(|p| p.starts_with(dir.path())));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o644);
         }
+    }
+
+    #[test]
+    fn temporaries_are_listed_while_they_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tmp, recorded) = temporary(&tempfile::Builder::new(), dir.path()).unwrap();
+        assert!(pending().iter().flatten().any(|p| p == tmp.path()));
+        drop(recorded);
+        assert!(!pending().iter().flatten().any(|p| p == tmp.path()));
     }
 }

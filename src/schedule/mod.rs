@@ -4,14 +4,18 @@
 //! The scheduler decides what to run and records outcomes in the run folders; what the
 //! user sees comes from [`crate::report::progress::Reporter`], fed by events.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use anyhow::Context;
 
+mod feed;
+pub mod lock;
+pub mod memory;
 pub mod select;
 
 use crate::config::{Experiment, Run};
@@ -21,8 +25,10 @@ use crate::error::input_error;
 use crate::layout::{self, RunState};
 use crate::report::atomic::write_atomic;
 use crate::report::progress::Reporter;
-use crate::report::summary;
 use crate::train::{self, Hooks};
+use feed::Feed;
+use lock::{Attempt, RunLock};
+use memory::Budget;
 
 /// How a sweep is run.
 #[derive(Clone, Debug)]
@@ -46,10 +52,15 @@ pub struct Plan<'e> {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub completed: usize,
+    /// Complete before this invocation, or completed meanwhile by another process.
     pub skipped: usize,
     /// `(run id, error)` of each failed run.
     pub failed: Vec<(String, String)>,
+    /// `(run id, why)` of runs left alone because another config is in their folder.
+    pub conflicts: Vec<(String, String)>,
     pub cancelled: bool,
+    /// Runs trained at the same time: `--jobs`, but never more than there were runs.
+    pub workers: usize,
 }
 
 /// Reads the folders of the selected `runs`: complete runs of the same config are skipped
@@ -69,6 +80,10 @@ pub fn plan<'e>(
             RunState::Complete(_) if !opts.force => skipped.push(run),
             RunState::OtherConfig(why) if !opts.force => {
                 conflicts.push(format!("  {}: {why}", dir.display()))
+            }
+            RunState::Damaged(why) => {
+                tracing::info!("{}: {why}; training it again", run.id);
+                todo.push(run)
             }
             _ => todo.push(run),
         }
@@ -94,8 +109,63 @@ pub fn datasets_needed(plan: &Plan) -> Vec<DatasetName> {
     names
 }
 
-/// Runs the plan's runs on `opts.jobs` workers, each with a one-thread rayon pool; rewrites
-/// `summary.csv` as runs finish. Stops taking new runs once `cancel` is set.
+/// Refuses, before anything is loaded or run, a run whose memory estimate exceeds what
+/// the machine has: its allocation would abort the whole process.
+pub fn check_memory(plan: &Plan, available: Option<u64>) -> anyhow::Result<()> {
+    let Some(available) = available else {
+        return Ok(());
+    };
+    let biggest = plan
+        .todo
+        .iter()
+        .map(|r| (memory::estimate(&r.config), r))
+        .max_by_key(|(bytes, _)| *bytes);
+    match biggest {
+        Some((bytes, run)) if bytes > available => Err(input_error(format!(
+            "{}/{}: a run with `train.hidden` = {} and `train.batch_size` = {} needs about {} of memory, more than the {} available here; nothing was run. Use narrower layers or a smaller batch_size",
+            plan.experiment.name,
+            run.id,
+            crate::config::settings::show_widths(&run.config.train.hidden),
+            run.config.train.batch_size,
+            memory::show(bytes),
+            memory::show(available)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// What the workers share.
+struct Shared<'a> {
+    plan: &'a Plan<'a>,
+    data: &'a HashMap<DatasetName, Dataset>,
+    opts: &'a Options,
+    reporter: &'a Reporter,
+    cancel: &'a AtomicBool,
+    feed: Feed<'a>,
+    budget: Budget,
+    next: AtomicUsize,
+    /// Runs another process was training when a worker reached them, taken up again
+    /// once every other run has been tried.
+    deferred: Mutex<VecDeque<&'a Run>>,
+    /// Set when a run folder turned out to hold another config: no new runs start.
+    conflict: AtomicBool,
+    ended: Mutex<Outcome>,
+}
+
+/// How one attempt at a run ended.
+enum Ended {
+    Trained(Result<(), String>),
+    /// Another process holds the run and writes the same config: try again later.
+    Busy(String),
+    /// Complete by the time its lock was ours: another process trained it meanwhile.
+    DoneElsewhere,
+    Conflict(String),
+    Cancelled,
+}
+
+/// Runs the plan's runs on at most `opts.jobs` workers (never more than there are runs),
+/// each with a one-thread rayon pool; keeps `summary.csv` current. Stops taking new runs
+/// once `cancel` is set.
 pub fn execute(
     plan: &Plan,
     data: &HashMap<DatasetName, Dataset>,
@@ -103,82 +173,206 @@ pub fn execute(
     reporter: &Reporter,
     cancel: &AtomicBool,
 ) -> anyhow::Result<Outcome> {
-    let experiment = plan.experiment;
-    for run in &plan.skipped {
-        reporter.skipped(&run.id);
-    }
-    let running = Mutex::new(HashSet::new());
-    summary::write(&opts.out, experiment, &HashSet::new())?;
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(String, Result<(), String>)>> = Mutex::new(Vec::new());
+    reporter.skipped_runs(plan.skipped.iter().map(|r| r.id.as_str()));
+    let shared = Shared {
+        plan,
+        data,
+        opts,
+        reporter,
+        cancel,
+        feed: Feed::new(&opts.out, plan.experiment)?,
+        budget: Budget::new(memory::available().unwrap_or(u64::MAX)),
+        next: AtomicUsize::new(0),
+        deferred: Mutex::new(VecDeque::new()),
+        conflict: AtomicBool::new(false),
+        ended: Mutex::new(Outcome::default()),
+    };
+    let wanted = opts.jobs.max(1).min(plan.todo.len());
+    let pools = compute_pools(wanted)?;
+    let workers = pools.len();
+    let mut spawn_error = None;
     // Plain threads drive the runs: a rayon worker waiting in another pool's `install`
     // steals its own pool's jobs, which nested the second run inside the first and ran
     // them one after the other.
-    std::thread::scope(|scope| {
-        for worker in 0..opts.jobs.max(1) {
+    let started = std::thread::scope(|scope| {
+        let mut started = 0;
+        for (worker, pool) in pools.into_iter().enumerate() {
             let slot = opts
                 .slots
                 .get(worker % opts.slots.len().max(1))
                 .copied()
                 .unwrap_or(Slot::Cpu);
-            let (next, results, running) = (&next, &results, &running);
-            scope.spawn(move || {
-                // dfdx runs matmuls on the current rayon pool: a pool of one thread per
-                // worker keeps each run on one core and runs from stealing each other's work.
-                let compute = match rayon::ThreadPoolBuilder::new()
-                    .num_threads(1)
-                    .thread_name(move |_| format!("runner-run-{worker}"))
-                    .start_handler(|_| dfdx::flush_denormals_to_zero())
-                    .build()
-                {
-                    Ok(pool) => pool,
-                    Err(e) => {
-                        tracing::error!("worker {worker} cannot start its compute thread: {e}");
-                        return;
-                    }
-                };
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(run) = plan.todo.get(i) else { break };
-                    if cancel.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    lock(running).insert(run.id.clone());
-                    reporter.started(&run.id);
-                    let result = compute
-                        .install(|| run_one(experiment, run, slot, data, opts, reporter, cancel));
-                    lock(running).remove(&run.id);
-                    let cancelled = cancel.load(Ordering::SeqCst) && result.is_err();
-                    if !cancelled {
-                        reporter.finished(&run.id, result.as_ref().err().map(String::as_str));
-                    }
-                    let snapshot = lock(running).clone();
-                    if let Err(e) = summary::write(&opts.out, experiment, &snapshot) {
-                        tracing::error!("{e:#}");
-                    }
-                    if !cancelled {
-                        lock(results).push((run.id.clone(), result));
-                    }
+            let shared = &shared;
+            let spawned = std::thread::Builder::new()
+                .name(format!("runner-worker-{worker}"))
+                .spawn_scoped(scope, move || work(shared, &pool, slot));
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => {
+                    tracing::warn!(
+                        "cannot start worker thread {worker}: {e}; going on with {started}"
+                    );
+                    spawn_error = Some(e);
+                    break;
                 }
-            });
+            }
         }
+        started
     });
     reporter.close();
-    summary::write(&opts.out, experiment, &HashSet::new())?;
-    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut outcome = Outcome {
-        skipped: plan.skipped.len(),
-        cancelled: cancel.load(Ordering::SeqCst),
-        ..Outcome::default()
-    };
-    for (id, result) in results {
-        match result {
-            Ok(()) => outcome.completed += 1,
-            Err(e) => outcome.failed.push((id, e)),
+    let Shared { feed, ended, .. } = shared;
+    feed.finish()?;
+    if started == 0 && !plan.todo.is_empty() {
+        let why = spawn_error.map_or_else(|| "unknown".to_string(), |e| e.to_string());
+        anyhow::bail!("cannot start a worker thread ({why}); no run was started");
+    }
+    let mut outcome = ended.into_inner().unwrap_or_else(|p| p.into_inner());
+    outcome.skipped += plan.skipped.len();
+    outcome.cancelled = cancel.load(Ordering::SeqCst);
+    outcome.workers = workers.min(started.max(1));
+    outcome.failed.sort();
+    outcome.conflicts.sort();
+    Ok(outcome)
+}
+
+/// One single-thread rayon pool per worker: dfdx runs matmuls on the current pool, so
+/// each run stays on one core and runs do not steal each other's work. A pool that
+/// cannot start its thread ends the list; none at all is an error.
+fn compute_pools(wanted: usize) -> anyhow::Result<Vec<rayon::ThreadPool>> {
+    let mut pools = Vec::with_capacity(wanted);
+    for worker in 0..wanted {
+        let built = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(move |_| format!("runner-run-{worker}"))
+            .start_handler(|_| dfdx::flush_denormals_to_zero())
+            .build();
+        match built {
+            Ok(pool) => pools.push(pool),
+            Err(e) if pools.is_empty() => {
+                anyhow::bail!("cannot start a compute thread ({e}); no run was started")
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "cannot start compute thread {worker} ({e}); training {} runs at a time",
+                    pools.len()
+                );
+                break;
+            }
         }
     }
-    outcome.failed.sort();
-    Ok(outcome)
+    Ok(pools)
+}
+
+/// A worker: takes runs until none is left, Ctrl-C, or a conflict.
+fn work(shared: &Shared, pool: &rayon::ThreadPool, slot: Slot) {
+    while let Some((run, wait)) = next_run(shared) {
+        let ended = attempt(shared, pool, slot, run, wait);
+        let mut tally = lock(&shared.ended);
+        match ended {
+            Ended::Trained(Ok(())) => tally.completed += 1,
+            Ended::Trained(Err(e)) => tally.failed.push((run.id.clone(), e)),
+            Ended::DoneElsewhere => tally.skipped += 1,
+            Ended::Conflict(why) => {
+                shared.conflict.store(true, Ordering::SeqCst);
+                tally.conflicts.push((run.id.clone(), why));
+            }
+            Ended::Busy(who) => {
+                drop(tally);
+                tracing::info!(
+                    "{}: {who} is training it; coming back to it after the other runs",
+                    run.id
+                );
+                lock(&shared.deferred).push_back(run);
+            }
+            Ended::Cancelled => {}
+        }
+    }
+}
+
+/// The next run to try, and whether to wait for its lock: first every run once, then
+/// those another process was busy with.
+fn next_run<'a>(shared: &Shared<'a>) -> Option<(&'a Run, bool)> {
+    if shared.cancel.load(Ordering::SeqCst) || shared.conflict.load(Ordering::SeqCst) {
+        return None;
+    }
+    let i = shared.next.fetch_add(1, Ordering::SeqCst);
+    match shared.plan.todo.get(i) {
+        Some(run) => Some((*run, false)),
+        None => lock(&shared.deferred).pop_front().map(|run| (run, true)),
+    }
+}
+
+/// Takes the run's lock (waiting for it if `wait`), checks the folder again now that no
+/// one else can write it, and trains the run.
+fn attempt(shared: &Shared, pool: &rayon::ThreadPool, slot: Slot, run: &Run, wait: bool) -> Ended {
+    let (opts, experiment) = (shared.opts, shared.plan.experiment);
+    let dir = layout::run_dir(&opts.out, &experiment.name, &run.id);
+    let mut run_lock = match std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create {}", dir.display()))
+        .and_then(|()| RunLock::open(&dir))
+    {
+        Ok(l) => l,
+        Err(e) => return trained(shared, run, Err(format!("{e:#}"))),
+    };
+    let mut waited = false;
+    let _held = loop {
+        match run_lock.try_hold() {
+            Err(e) => return trained(shared, run, Err(format!("{e:#}"))),
+            Ok(Attempt::Held(guard)) => break guard,
+            Ok(Attempt::Busy(who)) => {
+                if let Some(why) = layout::other_config(&dir, &run.config) {
+                    return Ended::Conflict(format!(
+                        "{who} is writing another config into {}: {why}",
+                        dir.display()
+                    ));
+                }
+                if !wait {
+                    return Ended::Busy(who);
+                }
+                if !waited {
+                    tracing::info!("{}: waiting for {who}, who is training it", run.id);
+                    waited = true;
+                }
+                if shared.cancel.load(Ordering::SeqCst) {
+                    return Ended::Cancelled;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    };
+    match layout::read_state(&dir, &run.config) {
+        RunState::Complete(_) if !opts.force => {
+            shared
+                .reporter
+                .skipped_runs(std::iter::once(run.id.as_str()));
+            shared.feed.ended(run, None);
+            return Ended::DoneElsewhere;
+        }
+        RunState::OtherConfig(why) if !opts.force => {
+            return Ended::Conflict(format!("{}: {why}", dir.display()))
+        }
+        _ => {}
+    }
+    let _memory = shared.budget.take(memory::estimate(&run.config));
+    if shared.cancel.load(Ordering::SeqCst) {
+        return Ended::Cancelled;
+    }
+    shared.feed.started(&run.id);
+    shared.reporter.started(&run.id);
+    let result = pool.install(|| run_one(shared, run, slot, &dir));
+    if shared.cancel.load(Ordering::SeqCst) && result.is_err() {
+        shared.feed.ended(run, None);
+        return Ended::Cancelled;
+    }
+    trained(shared, run, result)
+}
+
+/// Reports a run that ended, in the progress display and in the summary.
+fn trained(shared: &Shared, run: &Run, result: Result<(), String>) -> Ended {
+    let error = result.as_ref().err().map(String::as_str);
+    shared.reporter.finished(&run.id, error);
+    shared.feed.ended(run, error);
+    Ended::Trained(result)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -186,45 +380,41 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Trains one run into its folder. An error or a panic is recorded in `error.txt` and
-/// returned as text; it never reaches the other runs.
-fn run_one(
-    experiment: &Experiment,
-    run: &Run,
-    slot: Slot,
-    data: &HashMap<DatasetName, Dataset>,
-    opts: &Options,
-    reporter: &Reporter,
-    cancel: &AtomicBool,
-) -> Result<(), String> {
-    let dir = layout::run_dir(&opts.out, &experiment.name, &run.id);
-    prepare_dir(&dir, run, slot).map_err(|e| format!("{e:#}"))?;
-    let Some(dataset) = data.get(&run.config.data.dataset) else {
-        return Err(format!(
-            "data set {} was not loaded",
-            run.config.data.dataset.as_str()
-        ));
-    };
-    let dataset = dataset.capped(run.config.data.train_examples);
-    let epochs = run.config.train.epochs;
-    let on_progress = |p: &train::Progress| reporter.progress(&run.id, p);
-    let on_epoch = |m: &train::EpochMetrics| reporter.epoch(&run.id, epochs, m);
-    let hooks = Hooks {
-        cancel,
-        on_progress: &on_progress,
-        on_epoch: &on_epoch,
-    };
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        train::run_on(slot, &run.config, &dataset, &dir, &hooks)
+/// returned as text; it never reaches the other runs. When `error.txt` cannot be written
+/// either, the text says so.
+fn run_one(shared: &Shared, run: &Run, slot: Slot, dir: &Path) -> Result<(), String> {
+    let (reporter, cancel) = (shared.reporter, shared.cancel);
+    let result = catch_unwind(AssertUnwindSafe(|| -> anyhow::Result<()> {
+        prepare_dir(dir, run, slot)?;
+        let Some(dataset) = shared.data.get(&run.config.data.dataset) else {
+            anyhow::bail!(
+                "data set {} was not loaded",
+                run.config.data.dataset.as_str()
+            );
+        };
+        let dataset = dataset.capped(run.config.data.train_examples);
+        let epochs = run.config.train.epochs;
+        let on_progress = |p: &train::Progress| reporter.progress(&run.id, p);
+        let on_epoch = |m: &train::EpochMetrics| reporter.epoch(&run.id, epochs, m);
+        let hooks = Hooks {
+            cancel,
+            on_progress: &on_progress,
+            on_epoch: &on_epoch,
+        };
+        train::run_on(slot, &run.config, &dataset, dir, &hooks).map(|_| ())
     }));
     let error = match result {
-        Ok(Ok(_)) => return Ok(()),
+        Ok(Ok(())) => return Ok(()),
         Ok(Err(e)) => format!("{e:#}"),
         Err(panic) => format!("panicked: {}", panic_message(&panic)),
     };
-    if !cancel.load(Ordering::SeqCst) {
-        let _ = write_atomic(&dir.join(layout::ERROR), format!("{error}\n").as_bytes());
+    if cancel.load(Ordering::SeqCst) {
+        return Err(error);
     }
-    Err(error)
+    match write_atomic(&dir.join(layout::ERROR), format!("{error}\n").as_bytes()) {
+        Ok(()) => Err(error),
+        Err(e) => Err(format!("{error} (and no error.txt: {e:#})")),
+    }
 }
 
 /// Clears what an earlier attempt left and records the resolved config first, so the

@@ -217,7 +217,9 @@ pub fn train_on<D: ModelDevice>(
     // Reused across steps: once a step's clones are dropped, `copy_from` writes in place.
     let mut clean_t: Matrix<D> = dev.zeros_like(&(t.batch_size, dim));
     let mut noisy_t = Input::zeros(dev, t.batch_size, dim);
-    let mut metrics = Vec::with_capacity(t.epochs);
+    // Grows by one an epoch: reserving `epochs` up front aborted the process on a typo
+    // such as epochs = 1000000000000.
+    let mut metrics = Vec::new();
 
     for epoch in 1..=t.epochs {
         let started = Instant::now();
