@@ -33,11 +33,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })?),
         None => None,
     };
-    let selected = |e: &'_ Experiment| -> Vec<Run> {
-        select::select(&e.runs, args.filter.as_deref(), shard)
-            .into_iter()
-            .cloned()
-            .collect()
+    let selected = Selection {
+        filter: args.filter.clone(),
+        shard,
     };
     let device = device::parse(&args.device)?;
     if args.dry_run {
@@ -81,8 +79,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut failed = Vec::new();
     let mut conflicts = Vec::new();
     for experiment in &experiments {
-        let runs = selected(experiment);
-        let outcome = session.run(experiment, &runs)?;
+        let runs = selected.runs(experiment);
+        let outcome = session.run(experiment, runs)?;
         let line = |(id, e): &(String, String)| format!("  {}/{id}: {e}", experiment.name);
         failed.extend(outcome.failed.iter().map(line));
         conflicts.extend(outcome.conflicts.iter().map(line));
@@ -95,7 +93,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if !conflicts.is_empty() {
         return Err(input_error(format!(
-            "another process writes a different config into the same results folder; these runs were left to it and no new run was started, so nothing is mixed:\n{}\nGive each config its own --out (a setting that is not swept is not part of the run ids), or wait for the other process and pass --force to overwrite its results.{}",
+            "another process writes a different config into {}; these runs were left to it and no new run was started, so nothing is mixed:\n{}\nGive each config its own --out (a setting that is not swept is not part of the run ids), or wait for the other process and pass --force to overwrite its results.{}",
+            args.out.display(),
             conflicts.join("\n"),
             failed_note(&failed)
         )));
@@ -125,19 +124,13 @@ fn failed_note(failed: &[String]) -> String {
 
 /// Prints each experiment's table; a reader that goes away (`| head`) ends the listing
 /// quietly.
-fn dry_run(
-    args: &Args,
-    experiments: &[Experiment],
-    selected: &dyn Fn(&Experiment) -> Vec<Run>,
-) -> anyhow::Result<()> {
+fn dry_run(args: &Args, experiments: &[Experiment], selected: &Selection) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     for (path, experiment) in args.experiments.iter().zip(experiments) {
-        let shown = Experiment {
-            runs: selected(experiment),
-            ..experiment.clone()
-        };
-        let written = write_dry_run_table(&mut out, path, &shown).and_then(|()| out.flush());
+        let runs = selected.runs(experiment);
+        let written =
+            write_dry_run_table(&mut out, path, experiment, &runs).and_then(|()| out.flush());
         match written {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
@@ -168,6 +161,18 @@ fn check_out(out: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// `--filter` and `--shard`: which runs of an experiment this invocation takes.
+struct Selection {
+    filter: Option<String>,
+    shard: Option<select::Shard>,
+}
+
+impl Selection {
+    fn runs<'e>(&self, experiment: &'e Experiment) -> Vec<&'e Run> {
+        select::select(&experiment.runs, self.filter.as_deref(), self.shard)
+    }
+}
+
 /// What every experiment of one invocation shares: options, loaded data, Ctrl-C.
 struct Session {
     opts: Options,
@@ -178,8 +183,9 @@ struct Session {
 }
 
 impl Session {
-    fn run(&mut self, experiment: &Experiment, runs: &[Run]) -> anyhow::Result<Outcome> {
-        let plan = schedule::plan(experiment, runs.iter().collect(), &self.opts)?;
+    fn run(&mut self, experiment: &Experiment, runs: Vec<&Run>) -> anyhow::Result<Outcome> {
+        let selected = runs.len();
+        let plan = schedule::plan(experiment, runs, &self.opts)?;
         let dir = layout::experiment_dir(&self.opts.out, &experiment.name);
         std::fs::create_dir_all(&dir).map_err(|e| {
             input_error(format!(
@@ -190,7 +196,7 @@ impl Session {
         tracing::info!(
             "{}: {} runs selected, {} to do, {} already complete, {} at a time",
             experiment.name,
-            runs.len(),
+            selected,
             plan.todo.len(),
             plan.skipped.len(),
             self.opts.jobs.min(plan.todo.len())
@@ -245,7 +251,7 @@ impl Session {
 fn verify_all(
     session: &mut Session,
     experiments: &[Experiment],
-    selected: &dyn Fn(&Experiment) -> Vec<Run>,
+    selected: &Selection,
     tolerance: f64,
 ) -> anyhow::Result<()> {
     let committed = session.opts.out.clone();
@@ -257,14 +263,14 @@ fn verify_all(
     session.opts.force = false;
     let mut drifting = Vec::new();
     for experiment in experiments {
-        let runs = selected(experiment);
+        let runs = selected.runs(experiment);
         // Runs without committed results are MISSING whatever a rerun gives: not trained.
-        let comparable: Vec<Run> = runs
+        let comparable: Vec<&Run> = runs
             .iter()
             .filter(|r| verify::has_committed(&committed, experiment, r))
-            .cloned()
+            .copied()
             .collect();
-        let outcome = session.run(experiment, &comparable)?;
+        let outcome = session.run(experiment, comparable)?;
         if outcome.cancelled {
             return Err(Interrupted::Verify.into());
         }
@@ -344,41 +350,45 @@ fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
 /// The expanded runs as an aligned table: id, then one column per swept key.
 pub fn dry_run_table(path: &Path, experiment: &Experiment) -> String {
     let mut out = Vec::new();
-    write_dry_run_table(&mut out, path, experiment).expect("writing to memory");
+    let runs: Vec<&Run> = experiment.runs.iter().collect();
+    write_dry_run_table(&mut out, path, experiment, &runs).expect("writing to memory");
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// [`dry_run_table`] written line by line, so a million runs start printing at once.
+/// [`dry_run_table`] of some of the runs, written line by line.
 fn write_dry_run_table(
     out: &mut impl Write,
     path: &Path,
     experiment: &Experiment,
+    runs: &[&Run],
 ) -> std::io::Result<()> {
     let header: Vec<&str> = std::iter::once("id")
         .chain(experiment.axes.iter().map(String::as_str))
         .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for run in &experiment.runs {
+    for run in runs {
         widths[0] = widths[0].max(run.id.len());
         for (w, (_, v)) in widths[1..].iter_mut().zip(&run.values) {
             *w = (*w).max(v.len());
         }
     }
     writeln!(out, "{} ({})", experiment.name, path.display())?;
-    let row = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| {
-        let mut line = String::new();
-        for (cell, w) in cells.zip(&widths) {
-            line.push_str(&format!("{cell:<w$}  "));
+    let mut line = String::new();
+    let mut row = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| {
+        line.clear();
+        for (cell, &w) in cells.zip(&widths) {
+            line.push_str(cell);
+            line.extend(std::iter::repeat_n(' ', w.saturating_sub(cell.len()) + 2));
         }
         writeln!(out, "{}", line.trim_end())
     };
     row(out, &mut header.iter().copied())?;
-    for run in &experiment.runs {
+    for run in runs {
         let mut cells =
             std::iter::once(run.id.as_str()).chain(run.values.iter().map(|(_, v)| v.as_str()));
         row(out, &mut cells)?;
     }
-    writeln!(out, "{}", plural_runs(experiment.runs.len()))
+    writeln!(out, "{}", plural_runs(runs.len()))
 }
 
 /// "1 run", "2 runs".

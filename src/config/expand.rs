@@ -8,7 +8,7 @@ use toml::Value;
 use super::parse::{axis_value, bad, Axis, Parsed, MAX_NAME_BYTES};
 use super::settings::{self, axis_keys, id_prefix};
 use super::source::KeyPath;
-use super::{Experiment, Run};
+use super::{Experiment, Run, RunConfig};
 use crate::error::input_error;
 
 /// Expands the parsed experiment into its runs, in sweep order (first axis outermost).
@@ -16,8 +16,9 @@ pub fn expand(parsed: Parsed) -> anyhow::Result<Experiment> {
     let dims = dimensions(&parsed);
     let axes = axis_order(&dims);
     let count = run_count(&parsed, &dims)?;
+    let columns = columns(&dims, &axes);
+    check_distinct(&parsed, &dims, &columns)?;
     let mut runs = Vec::with_capacity(count);
-    let mut seen: HashMap<String, usize> = HashMap::with_capacity(count);
     for choice in Combinations::new(&dims) {
         let assignment: Vec<(&Axis, Value)> = dims
             .iter()
@@ -28,17 +29,15 @@ pub fn expand(parsed: Parsed) -> anyhow::Result<Experiment> {
                     .map(move |a| (a, axis_value(&a.key, &a.values[row])))
             })
             .collect();
-        let run = build_run(&parsed, &axes, &assignment)?;
+        let run = Run {
+            id: run_id(&columns, &choice),
+            values: columns
+                .iter()
+                .map(|c| (c.key.clone(), c.shown[choice[c.dim]].clone()))
+                .collect(),
+            config: build_config(&parsed, &assignment)?,
+        };
         check_id_length(&parsed, &assignment, &run, runs.len())?;
-        if let Some(first) = seen.insert(run.id.clone(), runs.len()) {
-            return Err(input_error(format!(
-                "{}: runs {} and {} both get the id `{}`: two combinations of the sweep give the same settings; remove the repeated value",
-                parsed.source.file,
-                first + 1,
-                runs.len() + 1,
-                run.id
-            )));
-        }
         runs.push(run);
     }
     Ok(Experiment {
@@ -47,6 +46,77 @@ pub fn expand(parsed: Parsed) -> anyhow::Result<Experiment> {
         axes,
         runs,
     })
+}
+
+/// One swept key as runs show it, in the order of [`axis_order`]: its values as shown in
+/// tables and as parts of run ids, computed once per value rather than once per run.
+struct Column {
+    key: String,
+    /// The dimension whose row chooses the value.
+    dim: usize,
+    shown: Vec<String>,
+    id_part: Vec<String>,
+}
+
+fn columns(dims: &[Vec<Axis>], axes: &[String]) -> Vec<Column> {
+    axes.iter()
+        .filter_map(|key| {
+            let (dim, axis) = dims
+                .iter()
+                .enumerate()
+                .find_map(|(d, group)| group.iter().find(|a| a.key == *key).map(|a| (d, a)))?;
+            let shown: Vec<String> = axis
+                .values
+                .iter()
+                .map(|v| settings::display(key, &axis_value(key, v)))
+                .collect();
+            let id_part = shown
+                .iter()
+                .map(|s| format!("{}{s}", id_prefix(key)))
+                .collect();
+            Some(Column {
+                key: key.clone(),
+                dim,
+                shown,
+                id_part,
+            })
+        })
+        .collect()
+}
+
+/// Ids join the shown values with `_`, which no shown value contains, so two runs share
+/// an id exactly when one dimension has two rows that show the same: checked here per
+/// dimension instead of per run.
+fn check_distinct(parsed: &Parsed, dims: &[Vec<Axis>], columns: &[Column]) -> anyhow::Result<()> {
+    let sizes: Vec<usize> = dims
+        .iter()
+        .map(|d| d.first().map_or(1, |a| a.values.len()))
+        .collect();
+    for (d, &rows) in sizes.iter().enumerate() {
+        let mut seen: HashMap<Vec<&str>, usize> = HashMap::with_capacity(rows);
+        for row in 0..rows {
+            let shown: Vec<&str> = columns
+                .iter()
+                .filter(|c| c.dim == d)
+                .map(|c| c.shown[row].as_str())
+                .collect();
+            let Some(&first) = seen.get(&shown) else {
+                seen.insert(shown, row);
+                continue;
+            };
+            let stride: usize = sizes[d + 1..].iter().product();
+            let mut choice = vec![0; dims.len()];
+            choice[d] = row;
+            return Err(input_error(format!(
+                "{}: runs {} and {} both get the id `{}`: two combinations of the sweep give the same settings; remove the repeated value",
+                parsed.source.file,
+                first * stride + 1,
+                row * stride + 1,
+                run_id(columns, &choice)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Each dimension is a set of axes that advance together: a product axis alone, or a
@@ -68,10 +138,10 @@ fn axis_order(dims: &[Vec<Axis>]) -> Vec<String> {
         .collect()
 }
 
-/// Most runs one experiment may expand to: a million-run sweep expands in seconds and
-/// about a gigabyte; beyond ten million, memory and time are better spent on several
-/// experiment files.
-pub const MAX_RUNS: usize = 10_000_000;
+/// Most runs one experiment may expand to. A million runs expand in about a second and
+/// take about 600 MB (measured, see benches/scale.rs); far more would take the memory of
+/// a small machine before anything is checked, and is better split into several files.
+pub const MAX_RUNS: usize = 2_000_000;
 
 /// The number of runs, checked before any is built, so a sweep too large for memory is
 /// an input error instead of an abort.
@@ -161,11 +231,8 @@ fn check_id_length(
     ))
 }
 
-fn build_run(
-    parsed: &Parsed,
-    axes: &[String],
-    assignment: &[(&Axis, Value)],
-) -> anyhow::Result<Run> {
+/// The run's resolved settings: the fixed ones with its swept values applied.
+fn build_config(parsed: &Parsed, assignment: &[(&Axis, Value)]) -> anyhow::Result<RunConfig> {
     let mut draft = parsed.base.clone();
     for (axis, value) in assignment {
         settings::apply(&mut draft, &axis.key, value)
@@ -175,20 +242,7 @@ fn build_run(
         .map_err(|e| bad(&parsed.source, &key_path(assignment, "depth"), &e))?;
     settings::check_run(&config)
         .map_err(|(key, e)| bad(&parsed.source, &key_path(assignment, key), &e))?;
-    let values: Vec<(String, String)> = axes
-        .iter()
-        .filter_map(|k| {
-            assignment
-                .iter()
-                .find(|(a, _)| &a.key == k)
-                .map(|(_, v)| (k.clone(), settings::display(k, v)))
-        })
-        .collect();
-    Ok(Run {
-        id: run_id(&values),
-        values,
-        config,
-    })
+    Ok(config)
 }
 
 /// Where `key` was given for this run: its sweep axis, else its fixed setting.
@@ -200,13 +254,16 @@ fn key_path(assignment: &[(&Axis, Value)], key: &str) -> KeyPath {
         .unwrap_or_else(|| KeyPath::parse(settings::section(key)).key(key))
 }
 
-fn run_id(values: &[(String, String)]) -> String {
-    if values.is_empty() {
+fn run_id(columns: &[Column], choice: &[usize]) -> String {
+    if columns.is_empty() {
         return "run".to_string();
     }
-    let parts: Vec<String> = values
-        .iter()
-        .map(|(k, v)| format!("{}{v}", id_prefix(k)))
-        .collect();
-    parts.join("_")
+    let mut id = String::new();
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            id.push('_');
+        }
+        id.push_str(&c.id_part[choice[c.dim]]);
+    }
+    id
 }

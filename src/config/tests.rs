@@ -363,7 +363,7 @@ fn sweeps_too_big_to_hold_are_refused_before_expanding() {
     fails(
         &format!("[sweep]\nseed = {thousand}\nepochs = {thousand}\nbatch_size = {thousand}\n"),
         &[],
-        &["`sweep`", "more than 10000000 runs", "`sweep.seed` 1000"],
+        &["`sweep`", "more than 2000000 runs", "`sweep.seed` 1000"],
     );
 }
 

@@ -322,8 +322,7 @@ fn attempt(shared: &Shared, pool: &rayon::ThreadPool, slot: Slot, run: &Run, wai
             Ok(Attempt::Busy(who)) => {
                 if let Some(why) = layout::other_config(&dir, &run.config) {
                     return Ended::Conflict(format!(
-                        "{who} is writing another config into {}: {why}",
-                        dir.display()
+                        "{who} is writing another config into its folder: {why}"
                     ));
                 }
                 if !wait {
@@ -348,9 +347,7 @@ fn attempt(shared: &Shared, pool: &rayon::ThreadPool, slot: Slot, run: &Run, wai
             shared.feed.ended(run, None);
             return Ended::DoneElsewhere;
         }
-        RunState::OtherConfig(why) if !opts.force => {
-            return Ended::Conflict(format!("{}: {why}", dir.display()))
-        }
+        RunState::OtherConfig(why) if !opts.force => return Ended::Conflict(why),
         _ => {}
     }
     let _memory = shared.budget.take(memory::estimate(&run.config));
