@@ -103,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Ok(())
     } else {
         anyhow::bail!(
-            "{} failed (error.txt in each run folder says why):\n{}",
+            "{} failed (each run folder's error.txt says why, unless noted):\n{}",
             plural_runs(failed.len()),
             failed.join("\n")
         )
@@ -186,6 +186,7 @@ impl Session {
     fn run(&mut self, experiment: &Experiment, runs: Vec<&Run>) -> anyhow::Result<Outcome> {
         let selected = runs.len();
         let plan = schedule::plan(experiment, runs, &self.opts)?;
+        schedule::check_memory(&plan, schedule::memory::available())?;
         let dir = layout::experiment_dir(&self.opts.out, &experiment.name);
         std::fs::create_dir_all(&dir).map_err(|e| {
             input_error(format!(
@@ -209,7 +210,6 @@ impl Session {
                 dir.display()
             );
         }
-        schedule::check_memory(&plan, schedule::memory::available())?;
         for name in schedule::datasets_needed(&plan) {
             if let std::collections::hash_map::Entry::Vacant(slot) = self.data.entry(name) {
                 slot.insert(data::load(name, &self.data_opts)?);

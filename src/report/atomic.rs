@@ -48,11 +48,21 @@ impl Drop for Recorded {
 /// Removes the temporary files being written and exits: holding the list's lock until
 /// the end, so no new one appears meanwhile.
 pub fn exit_removing_temporaries(code: i32) -> ! {
+    let _set = remove_temporaries(None);
+    std::process::exit(code)
+}
+
+/// Removes the listed temporary files (those under `root`, if given); the returned lock
+/// keeps new ones from appearing.
+fn remove_temporaries(
+    root: Option<&Path>,
+) -> std::sync::MutexGuard<'static, Option<HashSet<PathBuf>>> {
     let set = pending();
-    for path in set.iter().flatten() {
+    let chosen = |p: &&PathBuf| root.is_none_or(|r| p.starts_with(r));
+    for path in set.iter().flatten().filter(chosen) {
         let _ = fs::remove_file(path);
     }
-    std::process::exit(code)
+    set
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced to disk
@@ -125,5 +135,18 @@ mod tests {
         assert!(pending().iter().flatten().any(|p| p == tmp.path()));
         drop(recorded);
         assert!(!pending().iter().flatten().any(|p| p == tmp.path()));
+    }
+
+    // Issue 15, case 12: quitting at once leaves no temporary file behind.
+    #[test]
+    fn quitting_removes_the_temporaries_being_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tmp, _recorded) = temporary(&tempfile::Builder::new(), dir.path()).unwrap();
+        let path = tmp.path().to_path_buf();
+        // As if the process ended here: destructors would not run.
+        std::mem::forget(tmp);
+        assert!(path.exists());
+        drop(remove_temporaries(Some(dir.path())));
+        assert!(!path.exists());
     }
 }

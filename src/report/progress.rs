@@ -68,7 +68,11 @@ impl Reporter {
                 .progress_chars("=> "),
         );
         overall.set_prefix(experiment.to_string());
-        overall.enable_steady_tick(Duration::from_millis(500));
+        // The ticker is a thread; only a visible bar needs one (and spawning it panics
+        // where threads cannot start).
+        if mode == Mode::Bars {
+            overall.enable_steady_tick(Duration::from_millis(500));
+        }
         let reporter = Reporter {
             mode,
             multi,

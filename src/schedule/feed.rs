@@ -2,7 +2,7 @@
 //! that does not grow with the sweep.
 //!
 //! Every folder is read once at the start; after that only the folder of a run that just
-//! ended is read again, and the files are rewritten at most every few seconds (less often
+//! ended is read again, and the files are rewritten at most every five seconds (less often
 //! when writing them takes long), then once at the end from every folder, so the last
 //! shard to finish still leaves a summary of everything.
 
@@ -15,10 +15,10 @@ use crate::config::{Experiment, Run};
 use crate::report::summary::{self, Row};
 
 /// Shortest time between two rewrites of the report files.
-const MIN_INTERVAL: Duration = Duration::from_secs(2);
-/// Rewrites take at most about 1/20 of the time: the interval is at least this many
-/// times the last rewrite's duration.
-const SLOWDOWN: u32 = 20;
+const MIN_INTERVAL: Duration = Duration::from_secs(5);
+/// Rewrites take at most about 1/50 of the time: the interval is at least this many
+/// times the last rewrite's duration (a 10,000-run summary with its curves takes a while).
+const SLOWDOWN: u32 = 50;
 
 pub struct Feed<'e> {
     out: PathBuf,

@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -61,6 +61,9 @@ pub struct Outcome {
     pub cancelled: bool,
     /// Runs trained at the same time: `--jobs`, but never more than there were runs.
     pub workers: usize,
+    /// Time spent inside runs, summed over runs: preparing each folder, training, writing
+    /// results. What the scheduling and reporting around them cost is the rest.
+    pub in_runs: Duration,
 }
 
 /// Reads the folders of the selected `runs`: complete runs of the same config are skipped
@@ -119,6 +122,7 @@ pub fn check_memory(plan: &Plan, available: Option<u64>) -> anyhow::Result<()> {
         .todo
         .iter()
         .map(|r| (memory::estimate(&r.config), r))
+        .rev()
         .max_by_key(|(bytes, _)| *bytes);
     match biggest {
         Some((bytes, run)) if bytes > available => Err(input_error(format!(
@@ -154,7 +158,7 @@ struct Shared<'a> {
 
 /// How one attempt at a run ended.
 enum Ended {
-    Trained(Result<(), String>),
+    Trained(Result<(), String>, Duration),
     /// Another process holds the run and writes the same config: try again later.
     Busy(String),
     /// Complete by the time its lock was ours: another process trained it meanwhile.
@@ -191,9 +195,9 @@ pub fn execute(
     let pools = compute_pools(wanted)?;
     let workers = pools.len();
     let mut spawn_error = None;
-    // Plain threads drive the runs: a rayon worker waiting in another pool's `install`
-    // steals its own pool's jobs, which nested the second run inside the first and ran
-    // them one after the other.
+    // A plain thread per worker hands its whole loop to the worker's own pool. Workers
+    // as jobs of one rayon pool nested runs: a rayon worker waiting in another pool's
+    // `install` steals its own pool's jobs, and ran the second run inside the first.
     let started = std::thread::scope(|scope| {
         let mut started = 0;
         for (worker, pool) in pools.into_iter().enumerate() {
@@ -205,7 +209,7 @@ pub fn execute(
             let shared = &shared;
             let spawned = std::thread::Builder::new()
                 .name(format!("runner-worker-{worker}"))
-                .spawn_scoped(scope, move || work(shared, &pool, slot));
+                .spawn_scoped(scope, move || pool.install(|| work(shared, slot)));
             match spawned {
                 Ok(_) => started += 1,
                 Err(e) => {
@@ -263,14 +267,20 @@ fn compute_pools(wanted: usize) -> anyhow::Result<Vec<rayon::ThreadPool>> {
     Ok(pools)
 }
 
-/// A worker: takes runs until none is left, Ctrl-C, or a conflict.
-fn work(shared: &Shared, pool: &rayon::ThreadPool, slot: Slot) {
+/// A worker: takes runs until none is left, Ctrl-C, or a conflict. It runs on its
+/// compute pool's one thread, so going from one run to the next wakes no other thread.
+fn work(shared: &Shared, slot: Slot) {
     while let Some((run, wait)) = next_run(shared) {
-        let ended = attempt(shared, pool, slot, run, wait);
+        let ended = attempt(shared, slot, run, wait);
         let mut tally = lock(&shared.ended);
         match ended {
-            Ended::Trained(Ok(())) => tally.completed += 1,
-            Ended::Trained(Err(e)) => tally.failed.push((run.id.clone(), e)),
+            Ended::Trained(result, took) => {
+                tally.in_runs += took;
+                match result {
+                    Ok(()) => tally.completed += 1,
+                    Err(e) => tally.failed.push((run.id.clone(), e)),
+                }
+            }
             Ended::DoneElsewhere => tally.skipped += 1,
             Ended::Conflict(why) => {
                 shared.conflict.store(true, Ordering::SeqCst);
@@ -304,7 +314,7 @@ fn next_run<'a>(shared: &Shared<'a>) -> Option<(&'a Run, bool)> {
 
 /// Takes the run's lock (waiting for it if `wait`), checks the folder again now that no
 /// one else can write it, and trains the run.
-fn attempt(shared: &Shared, pool: &rayon::ThreadPool, slot: Slot, run: &Run, wait: bool) -> Ended {
+fn attempt(shared: &Shared, slot: Slot, run: &Run, wait: bool) -> Ended {
     let (opts, experiment) = (shared.opts, shared.plan.experiment);
     let dir = layout::run_dir(&opts.out, &experiment.name, &run.id);
     let mut run_lock = match std::fs::create_dir_all(&dir)
@@ -312,12 +322,15 @@ fn attempt(shared: &Shared, pool: &rayon::ThreadPool, slot: Slot, run: &Run, wai
         .and_then(|()| RunLock::open(&dir))
     {
         Ok(l) => l,
-        Err(e) => return trained(shared, run, Err(format!("{e:#}"))),
+        Err(e) => {
+            let error = format!("{e:#} (no error.txt: the folder cannot be written)");
+            return trained(shared, run, Err(error), Duration::ZERO);
+        }
     };
     let mut waited = false;
     let _held = loop {
         match run_lock.try_hold() {
-            Err(e) => return trained(shared, run, Err(format!("{e:#}"))),
+            Err(e) => return trained(shared, run, Err(format!("{e:#}")), Duration::ZERO),
             Ok(Attempt::Held(guard)) => break guard,
             Ok(Attempt::Busy(who)) => {
                 if let Some(why) = layout::other_config(&dir, &run.config) {
@@ -356,20 +369,22 @@ fn attempt(shared: &Shared, pool: &rayon::ThreadPool, slot: Slot, run: &Run, wai
     }
     shared.feed.started(&run.id);
     shared.reporter.started(&run.id);
-    let result = pool.install(|| run_one(shared, run, slot, &dir));
+    let started = Instant::now();
+    let result = run_one(shared, run, slot, &dir);
+    let took = started.elapsed();
     if shared.cancel.load(Ordering::SeqCst) && result.is_err() {
         shared.feed.ended(run, None);
         return Ended::Cancelled;
     }
-    trained(shared, run, result)
+    trained(shared, run, result, took)
 }
 
 /// Reports a run that ended, in the progress display and in the summary.
-fn trained(shared: &Shared, run: &Run, result: Result<(), String>) -> Ended {
+fn trained(shared: &Shared, run: &Run, result: Result<(), String>, took: Duration) -> Ended {
     let error = result.as_ref().err().map(String::as_str);
     shared.reporter.finished(&run.id, error);
     shared.feed.ended(run, error);
-    Ended::Trained(result)
+    Ended::Trained(result, took)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -445,5 +460,61 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "unknown panic".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RunConfig;
+    use crate::error::exit_code;
+
+    fn experiment(widths: &[usize]) -> Experiment {
+        let runs = widths
+            .iter()
+            .map(|&w| {
+                let mut config = RunConfig::default();
+                config.train.hidden = vec![w];
+                Run {
+                    id: format!("h{w}"),
+                    values: Vec::new(),
+                    config,
+                }
+            })
+            .collect();
+        Experiment {
+            name: "e".into(),
+            description: None,
+            axes: vec!["hidden".into()],
+            runs,
+        }
+    }
+
+    // Issue 15, case 3: a run too big for the machine is refused before anything runs.
+    #[test]
+    fn a_run_bigger_than_the_machine_is_refused_up_front() {
+        let e = experiment(&[32, 100_000_000, 64]);
+        let plan = Plan {
+            experiment: &e,
+            todo: e.runs.iter().collect(),
+            skipped: Vec::new(),
+        };
+        let err = check_memory(&plan, Some(16_000_000_000)).unwrap_err();
+        assert_eq!(exit_code(&err), 2);
+        let msg = format!("{err}");
+        assert!(msg.contains("e/h100000000"), "{msg}");
+        assert!(msg.contains("`train.hidden` = [100000000]"), "{msg}");
+        assert!(msg.contains("16.0 GB available"), "{msg}");
+        assert!(
+            check_memory(&plan, None).is_ok(),
+            "unknown memory: no refusal"
+        );
+        let small = experiment(&[32, 64]);
+        let plan = Plan {
+            experiment: &small,
+            todo: small.runs.iter().collect(),
+            skipped: Vec::new(),
+        };
+        assert!(check_memory(&plan, Some(16_000_000_000)).is_ok());
     }
 }
