@@ -7,7 +7,6 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use common::{command, copy_dir, costs, ok, repo, runner, text};
 
