@@ -76,11 +76,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.verify {
         return verify_all(&mut session, &experiments, &selected, args.tolerance);
     }
+    train_all(&mut session, &experiments, &selected)
+}
+
+/// Trains the selected runs of every experiment; the error lists the runs that failed,
+/// or that were left to another process writing a different config into `--out`.
+fn train_all(
+    session: &mut Session,
+    experiments: &[Experiment],
+    selected: &Selection,
+) -> anyhow::Result<()> {
     let mut failed = Vec::new();
     let mut conflicts = Vec::new();
-    for experiment in &experiments {
-        let runs = selected.runs(experiment);
-        let outcome = session.run(experiment, runs)?;
+    for experiment in experiments {
+        let outcome = session.run(experiment, selected.runs(experiment))?;
         let line = |(id, e): &(String, String)| format!("  {}/{id}: {e}", experiment.name);
         failed.extend(outcome.failed.iter().map(line));
         conflicts.extend(outcome.conflicts.iter().map(line));
@@ -94,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !conflicts.is_empty() {
         return Err(input_error(format!(
             "another process writes a different config into {}; these runs were left to it and no new run was started, so nothing is mixed:\n{}\nGive each config its own --out (a setting that is not swept is not part of the run ids), or wait for the other process and pass --force to overwrite its results.{}",
-            args.out.display(),
+            session.opts.out.display(),
             conflicts.join("\n"),
             failed_note(&failed)
         )));
