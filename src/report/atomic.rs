@@ -3,6 +3,7 @@
 //! The scheduler takes a present `metrics.csv` as "run complete", and a killed process
 //! must not leave a truncated file behind that looks finished.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::fs;
 use std::io::Write;
@@ -11,6 +12,22 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 use tempfile::NamedTempFile;
+
+thread_local! {
+    /// Set inside [`unsynced`]: writes are still atomic but not flushed to disk.
+    static UNSYNCED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with this thread's [`write_atomic`]s renamed into place without syncing them
+/// to disk: for files that are rewritten again soon and rebuilt at the end anyway (the
+/// summary during a sweep), where a sync per rewrite (milliseconds each) would be most
+/// of their cost and a crash loses nothing that is not rebuilt.
+pub fn unsynced<T>(f: impl FnOnce() -> T) -> T {
+    let before = UNSYNCED.with(|u| u.replace(true));
+    let result = f();
+    UNSYNCED.with(|u| u.set(before));
+    result
+}
 
 /// Temporary files that exist right now, so that quitting at once (a second Ctrl-C) can
 /// remove them instead of leaving `.summary.csv.*.tmp` files behind for good.
@@ -90,16 +107,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
             .set_permissions(fs::Permissions::from_mode(0o644))
             .with_context(|| format!("setting permissions of {}", tmp.path().display()))?;
     }
+    let sync = !UNSYNCED.with(Cell::get);
     tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
+        .and_then(|()| {
+            if sync {
+                tmp.as_file().sync_all()
+            } else {
+                Ok(())
+            }
+        })
         .with_context(|| format!("writing {}", tmp.path().display()))?;
     tmp.persist(path)
         .map_err(|e| e.error)
         .with_context(|| format!("renaming a temporary file to {}", path.display()))?;
     // Makes the rename itself durable; not every platform can open a folder for this.
     #[cfg(unix)]
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
+    if sync {
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
     }
     Ok(())
 }
@@ -135,6 +161,19 @@ mod tests {
         assert!(pending().iter().flatten().any(|p| p == tmp.path()));
         drop(recorded);
         assert!(!pending().iter().flatten().any(|p| p == tmp.path()));
+    }
+
+    #[test]
+    fn unsynced_writes_are_still_atomic_and_the_setting_ends_with_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.csv");
+        unsynced(|| {
+            assert!(UNSYNCED.with(Cell::get));
+            write_atomic(&path, b"rows").unwrap();
+        });
+        assert!(!UNSYNCED.with(Cell::get));
+        assert_eq!(fs::read(&path).unwrap(), b"rows");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     // Issue 15, case 12: quitting at once leaves no temporary file behind.

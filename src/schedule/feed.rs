@@ -3,7 +3,7 @@
 //!
 //! Every folder is read once at the start; after that only the folder of a run that just
 //! ended is read again, and the files are rewritten at most every five seconds (less often
-//! when writing them takes long), then once at the end from every folder, so the last
+//! when writing them takes long), then once at the end from every folder (synced to disk only then), so the last
 //! shard to finish still leaves a summary of everything.
 
 use std::collections::{HashMap, HashSet};
@@ -12,13 +12,14 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::config::{Experiment, Run};
+use crate::report::atomic::unsynced;
 use crate::report::summary::{self, Row};
 
 /// Shortest time between two rewrites of the report files.
 const MIN_INTERVAL: Duration = Duration::from_secs(5);
-/// Rewrites take at most about 1/50 of the time: the interval is at least this many
-/// times the last rewrite's duration (a 10,000-run summary with its curves takes a while).
-const SLOWDOWN: u32 = 50;
+/// Rewrites take at most about 1% of the time: the interval is at least this many times
+/// the last rewrite's duration (a summary of a million runs takes seconds to render).
+const SLOWDOWN: u32 = 100;
 
 pub struct Feed<'e> {
     out: PathBuf,
@@ -85,7 +86,9 @@ impl<'e> Feed<'e> {
         }
         if Instant::now() >= s.next_write {
             let started = Instant::now();
-            if let Err(e) = summary::write_rows(&self.out, self.experiment, &s.rows) {
+            // Rewritten again soon and at the end: atomic, but not synced to disk.
+            let written = unsynced(|| summary::write_rows(&self.out, self.experiment, &s.rows));
+            if let Err(e) = written {
                 tracing::error!("{e:#}");
             }
             let took = started.elapsed();
