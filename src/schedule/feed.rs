@@ -17,9 +17,10 @@ use crate::report::summary::{self, Row};
 
 /// Shortest time between two rewrites of the report files.
 const MIN_INTERVAL: Duration = Duration::from_secs(5);
-/// Rewrites take at most about 1% of the time: the interval is at least this many times
-/// the last rewrite's duration (a summary of a million runs takes seconds to render).
-const SLOWDOWN: u32 = 100;
+/// Rewrites take at most about 1/400 of the time: the interval is at least this many
+/// times the last rewrite's duration (10,000 rows take about 10 ms to render; a million,
+/// seconds). A worker that rewrites them is not training meanwhile.
+const SLOWDOWN: u32 = 400;
 
 pub struct Feed<'e> {
     out: PathBuf,
