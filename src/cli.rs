@@ -28,8 +28,9 @@ pub struct Args {
     #[arg(long, value_name = "DIR", default_value = "results")]
     pub out: PathBuf,
 
-    /// Runs trained at the same time (default: the number of cores).
-    #[arg(short, long, value_name = "N")]
+    /// Runs trained at the same time (default: the number of cores; never more than there
+    /// are runs to do).
+    #[arg(short, long, value_name = "N", value_parser = at_least_one)]
     pub jobs: Option<usize>,
 
     /// Where runs compute: cpu, cuda (every visible GPU, one pack of runs per GPU at a
@@ -77,7 +78,7 @@ pub struct Args {
     pub verify: bool,
 
     /// Largest accepted absolute difference of a cost in --verify (default 0: bit for bit).
-    #[arg(long, value_name = "ABS", default_value_t = 0.0, requires = "verify")]
+    #[arg(long, value_name = "ABS", default_value_t = 0.0, requires = "verify", value_parser = tolerance)]
     pub tolerance: f64,
 
     /// Print only errors.
@@ -87,4 +88,39 @@ pub struct Args {
     /// Print more (repeat for even more).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+fn at_least_one(arg: &str) -> Result<usize, String> {
+    match arg.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "expected a whole number of at least 1, got {arg:?}"
+        )),
+    }
+}
+
+fn tolerance(arg: &str) -> Result<f64, String> {
+    match arg.trim().parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        Ok(t) => Err(format!("must be a finite number of 0 or more, got {t}")),
+        Err(_) => Err(format!("expected a number such as 1e-4, got {arg:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_and_tolerance_reject_nonsense() {
+        assert!(at_least_one("0").unwrap_err().contains("at least 1"));
+        assert!(at_least_one("-3").is_err());
+        assert_eq!(at_least_one("18446744073709551615"), Ok(usize::MAX));
+        for bad in ["-1", "nan", "inf", "-0.5", "x"] {
+            assert!(tolerance(bad).is_err(), "{bad}");
+        }
+        assert_eq!(tolerance("1e-4"), Ok(1e-4));
+        assert_eq!(tolerance("0"), Ok(0.0));
+    }
 }

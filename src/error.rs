@@ -28,5 +28,43 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 
 /// The user pressed Ctrl-C; exits with 130 like a shell would.
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted: finished runs are kept; run the same command again to resume")]
-pub struct Interrupted;
+pub enum Interrupted {
+    #[error("interrupted: finished runs are kept; run the same command again to resume")]
+    Sweep,
+    /// `--verify` trains into a temporary folder that goes with it: nothing to resume.
+    #[error("interrupted: --verify stopped before comparing, and its temporary runs are gone; run it again to check the results")]
+    Verify,
+}
+
+/// `text` with control characters (other than line breaks and tabs) escaped, so a value
+/// from a config file cannot move the cursor or recolour the terminal it is shown on.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("a\u{1b}[31mb\nc\td"), "a\\u{1b}[31mb\nc\td");
+        assert_eq!(printable("größe"), "größe");
+        assert_eq!(printable("\u{7f}\r"), "\\u{7f}\\u{d}");
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(exit_code(&input_error("x")), 2);
+        assert_eq!(exit_code(&Interrupted::Verify.into()), 130);
+        assert_eq!(exit_code(&anyhow::anyhow!("x")), 1);
+    }
+}

@@ -35,36 +35,71 @@ pub fn run_dir(out: &Path, experiment: &str, run_id: &str) -> PathBuf {
 pub enum RunState {
     /// Nothing of this run yet.
     Missing,
-    /// Complete results of this very config: `metrics.csv` has every epoch.
+    /// Complete results of this very config: `metrics.csv` has every epoch, every cost a
+    /// number, and `reconstruction.png` is there.
     Complete(Vec<EpochMetrics>),
     /// The run failed; the error as recorded.
     Failed(String),
-    /// Started (or killed) but not finished: to be run again.
+    /// Started (or killed) but not finished, or an attempt of another config that left no
+    /// results (it failed or was killed): to be run again, nothing is lost.
     Incomplete,
+    /// Results of this config that cannot be complete (a cost that is not a number, a
+    /// missing `reconstruction.png`): run again; the reason says what was found.
+    Damaged(String),
     /// Results of a different config under the same id.
     OtherConfig(String),
 }
 
 /// Reads a run folder and says what it holds, compared with `config`.
 pub fn read_state(dir: &Path, config: &RunConfig) -> RunState {
-    let Ok(text) = std::fs::read_to_string(dir.join(CONFIG)) else {
-        return if dir.exists() && has_results(dir) {
-            RunState::OtherConfig("results without a config.toml".into())
-        } else {
-            RunState::Missing
-        };
+    let path = dir.join(CONFIG);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return if has_results(dir) {
+                RunState::OtherConfig("results without a config.toml".into())
+            } else {
+                RunState::Missing
+            };
+        }
+        Err(e) if has_results(dir) => {
+            return RunState::OtherConfig(format!(
+                "results with a config.toml that cannot be read ({e})"
+            ))
+        }
+        Err(_) => return RunState::Incomplete,
     };
     match toml::from_str::<RunConfig>(&text) {
         Ok(found) if found == *config => {}
+        // A failed or killed attempt of another config holds nothing worth keeping.
+        _ if !has_results(dir) => return RunState::Incomplete,
         Ok(found) => return RunState::OtherConfig(describe_difference(&found, config)),
-        Err(_) => return RunState::OtherConfig("a config.toml that does not parse".into()),
+        Err(e) => {
+            return RunState::OtherConfig(format!(
+                "results with a config.toml that does not parse as a run's settings ({}): it was edited or damaged",
+                first_line(&e.to_string())
+            ))
+        }
     }
     if let Ok(error) = std::fs::read_to_string(dir.join(ERROR)) {
         return RunState::Failed(error.trim().to_string());
     }
-    match crate::report::metrics::read(&dir.join(METRICS)) {
-        Ok(m) if is_complete(&m, config.train.epochs) => RunState::Complete(m),
-        _ => RunState::Incomplete,
+    let metrics = match crate::report::metrics::read(&dir.join(METRICS)) {
+        Ok(m) if m.len() == config.train.epochs => m,
+        Ok(m) if m.len() > config.train.epochs => {
+            return RunState::Damaged(format!(
+                "{METRICS} has {} epochs, the config {}",
+                m.len(),
+                config.train.epochs
+            ))
+        }
+        Ok(_) => return RunState::Incomplete,
+        Err(e) if dir.join(METRICS).exists() => return RunState::Damaged(format!("{e:#}")),
+        Err(_) => return RunState::Incomplete,
+    };
+    match check_complete(dir, &metrics) {
+        Ok(()) => RunState::Complete(metrics),
+        Err(why) => RunState::Damaged(why),
     }
 }
 
@@ -74,8 +109,50 @@ fn has_results(dir: &Path) -> bool {
         .any(|f| dir.join(f).exists())
 }
 
-fn is_complete(metrics: &[EpochMetrics], epochs: usize) -> bool {
-    metrics.len() == epochs && metrics.iter().enumerate().all(|(i, m)| m.epoch == i + 1)
+/// Training records only finite costs, epochs in order, and writes the picture before
+/// `metrics.csv`; anything else was edited or lost after the run.
+fn check_complete(dir: &Path, metrics: &[EpochMetrics]) -> Result<(), String> {
+    for (i, m) in metrics.iter().enumerate() {
+        if m.epoch != i + 1 {
+            return Err(format!(
+                "{METRICS} row {} is epoch {}, not {}",
+                i + 2,
+                m.epoch,
+                i + 1
+            ));
+        }
+        if !(m.train_cost.is_finite() && m.test_cost.is_finite()) {
+            return Err(format!(
+                "{METRICS} row {} holds a cost that is not a finite number ({}, {})",
+                i + 2,
+                m.train_cost,
+                m.test_cost
+            ));
+        }
+    }
+    if !dir.join(RECONSTRUCTION).is_file() {
+        return Err(format!("{RECONSTRUCTION} is missing"));
+    }
+    Ok(())
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+}
+
+/// What differs when the folder's `config.toml` is of another config than `config`, read
+/// whatever else the folder holds: a process writing another config into a run folder
+/// writes its `config.toml` first.
+pub fn other_config(dir: &Path, config: &RunConfig) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(CONFIG)).ok()?;
+    match toml::from_str::<RunConfig>(&text) {
+        Ok(found) if found == *config => None,
+        Ok(found) => Some(describe_difference(&found, config)),
+        Err(_) => Some("a config.toml that does not parse".into()),
+    }
 }
 
 /// Names the settings that differ, so the user sees why the folder was refused.
@@ -114,4 +191,100 @@ pub fn read_device(dir: &Path) -> String {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "cpu".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(lr: f64) -> RunConfig {
+        let mut c = RunConfig::default();
+        c.train.epochs = 2;
+        c.train.learning_rate = lr;
+        c
+    }
+
+    fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        dir
+    }
+
+    const METRICS_2: &str = "epoch,train_cost,test_cost,seconds\n1,0.5,0.4,1.0\n2,0.3,0.2,1.0\n";
+
+    #[test]
+    fn complete_needs_every_epoch_finite_and_the_picture() {
+        let c = config(0.01);
+        let toml = c.to_toml();
+        let dir = folder(&[
+            (CONFIG, &toml),
+            (METRICS, METRICS_2),
+            (RECONSTRUCTION, "png"),
+        ]);
+        assert!(matches!(read_state(dir.path(), &c), RunState::Complete(m) if m.len() == 2));
+
+        // Issue 15, case 13: a deleted picture or a hand-edited NaN is not done.
+        std::fs::remove_file(dir.path().join(RECONSTRUCTION)).unwrap();
+        let state = read_state(dir.path(), &c);
+        assert!(
+            matches!(&state, RunState::Damaged(why) if why.contains("reconstruction.png")),
+            "{state:?}"
+        );
+        std::fs::write(dir.path().join(RECONSTRUCTION), "png").unwrap();
+        std::fs::write(dir.path().join(METRICS), METRICS_2.replace("0.2,", "NaN,")).unwrap();
+        let state = read_state(dir.path(), &c);
+        assert!(
+            matches!(&state, RunState::Damaged(why) if why.contains("not a finite number")),
+            "{state:?}"
+        );
+    }
+
+    // Issue 15, case 6: a failed attempt of another config blocks nothing.
+    #[test]
+    fn a_failed_run_of_another_config_is_no_conflict() {
+        let failed = config(1e39);
+        let toml = failed.to_toml();
+        let dir = folder(&[(CONFIG, &toml), (ERROR, "diverged"), (DEVICE, "cpu")]);
+        assert!(matches!(
+            read_state(dir.path(), &config(0.01)),
+            RunState::Incomplete
+        ));
+        assert!(matches!(
+            read_state(dir.path(), &failed),
+            RunState::Failed(_)
+        ));
+        // ... but another config's results are one.
+        let dir = folder(&[
+            (CONFIG, &toml),
+            (METRICS, METRICS_2),
+            (RECONSTRUCTION, "png"),
+        ]);
+        let state = read_state(dir.path(), &config(0.01));
+        assert!(
+            matches!(&state, RunState::OtherConfig(why) if why.contains("learning_rate")),
+            "{state:?}"
+        );
+        assert!(other_config(dir.path(), &config(0.01)).is_some());
+        assert!(other_config(dir.path(), &failed).is_none());
+    }
+
+    // Issue 15, case 8: a damaged config.toml is named as such.
+    #[test]
+    fn a_config_that_does_not_parse_is_named() {
+        let dir = folder(&[(CONFIG, "garbage [[["), (METRICS, METRICS_2)]);
+        let state = read_state(dir.path(), &config(0.01));
+        let RunState::OtherConfig(why) = state else {
+            panic!("{state:?}")
+        };
+        assert!(why.contains("config.toml that does not parse"), "{why}");
+        assert!(why.contains("line 1"), "{why}");
+        // Without results there is nothing to protect: run it again.
+        let dir = folder(&[(CONFIG, "garbage [[[")]);
+        assert!(matches!(
+            read_state(dir.path(), &config(0.01)),
+            RunState::Incomplete
+        ));
+    }
 }

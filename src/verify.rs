@@ -57,6 +57,12 @@ pub fn compare(committed: &[EpochMetrics], fresh: &[EpochMetrics]) -> Verdict {
     }
 }
 
+/// Whether `committed_out` holds complete results of `run`'s config to compare with.
+pub fn has_committed(committed_out: &Path, experiment: &Experiment, run: &Run) -> bool {
+    let dir = layout::run_dir(committed_out, &experiment.name, &run.id);
+    matches!(layout::read_state(&dir, &run.config), RunState::Complete(_))
+}
+
 /// The verdict for `run`: committed results under `committed_out`, fresh ones under
 /// `fresh_out`.
 pub fn verdict(

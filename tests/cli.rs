@@ -14,7 +14,7 @@ fn dry_run_lists_the_depth_sweep() {
         stdout.contains("h256-128_noise0.6_lr0.01_seed5"),
         "{stdout}"
     );
-    assert!(stdout.trim_end().ends_with("10 runs"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("40 runs"), "{stdout}");
 }
 
 #[test]

@@ -175,7 +175,7 @@ fn slurm_script_without_slurm_runs_its_shard_and_queues_one_summary_with_the_sam
         .skip(1)
         .map(|l| {
             let cells: Vec<&str> = l.split(',').collect();
-            (cells[0], cells[column])
+            (cells[1], cells[column])
         })
         .collect();
     status.sort();

@@ -3,22 +3,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{ok, repo, runner, text};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
+use common::{copy_dir, ok, repo, runner, text};
 
 fn line_of<'a>(text: &'a str, start: &str) -> &'a str {
     text.lines()

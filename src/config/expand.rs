@@ -5,18 +5,21 @@ use std::collections::HashMap;
 
 use toml::Value;
 
-use super::parse::{axis_value, bad, Axis, Parsed};
+use super::parse::{axis_value, bad, Axis, Parsed, MAX_NAME_BYTES};
 use super::settings::{self, axis_keys, id_prefix};
-use super::{Experiment, Run};
+use super::source::KeyPath;
+use super::{Experiment, Run, RunConfig};
 use crate::error::input_error;
 
 /// Expands the parsed experiment into its runs, in sweep order (first axis outermost).
 pub fn expand(parsed: Parsed) -> anyhow::Result<Experiment> {
     let dims = dimensions(&parsed);
     let axes = axis_order(&dims);
-    let mut runs = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for choice in combinations(&dims) {
+    let count = run_count(&parsed, &dims)?;
+    let columns = columns(&dims, &axes);
+    check_distinct(&parsed, &dims, &columns)?;
+    let mut runs = Vec::with_capacity(count);
+    for choice in Combinations::new(&dims) {
         let assignment: Vec<(&Axis, Value)> = dims
             .iter()
             .zip(&choice)
@@ -26,16 +29,15 @@ pub fn expand(parsed: Parsed) -> anyhow::Result<Experiment> {
                     .map(move |a| (a, axis_value(&a.key, &a.values[row])))
             })
             .collect();
-        let run = build_run(&parsed, &axes, &assignment)?;
-        if let Some(first) = seen.insert(run.id.clone(), runs.len()) {
-            return Err(input_error(format!(
-                "{}: runs {} and {} both get the id `{}`: two combinations of the sweep give the same settings; remove the repeated value",
-                parsed.source.file,
-                first + 1,
-                runs.len() + 1,
-                run.id
-            )));
-        }
+        let run = Run {
+            id: run_id(&columns, &choice),
+            values: columns
+                .iter()
+                .map(|c| (c.key.clone(), c.shown[choice[c.dim]].clone()))
+                .collect(),
+            config: build_config(&parsed, &assignment)?,
+        };
+        check_id_length(&parsed, &assignment, &run, runs.len())?;
         runs.push(run);
     }
     Ok(Experiment {
@@ -44,6 +46,77 @@ pub fn expand(parsed: Parsed) -> anyhow::Result<Experiment> {
         axes,
         runs,
     })
+}
+
+/// One swept key as runs show it, in the order of [`axis_order`]: its values as shown in
+/// tables and as parts of run ids, computed once per value rather than once per run.
+struct Column {
+    key: String,
+    /// The dimension whose row chooses the value.
+    dim: usize,
+    shown: Vec<String>,
+    id_part: Vec<String>,
+}
+
+fn columns(dims: &[Vec<Axis>], axes: &[String]) -> Vec<Column> {
+    axes.iter()
+        .filter_map(|key| {
+            let (dim, axis) = dims
+                .iter()
+                .enumerate()
+                .find_map(|(d, group)| group.iter().find(|a| a.key == *key).map(|a| (d, a)))?;
+            let shown: Vec<String> = axis
+                .values
+                .iter()
+                .map(|v| settings::display(key, &axis_value(key, v)))
+                .collect();
+            let id_part = shown
+                .iter()
+                .map(|s| format!("{}{s}", id_prefix(key)))
+                .collect();
+            Some(Column {
+                key: key.clone(),
+                dim,
+                shown,
+                id_part,
+            })
+        })
+        .collect()
+}
+
+/// Ids join the shown values with `_`, which no shown value contains, so two runs share
+/// an id exactly when one dimension has two rows that show the same: checked here per
+/// dimension instead of per run.
+fn check_distinct(parsed: &Parsed, dims: &[Vec<Axis>], columns: &[Column]) -> anyhow::Result<()> {
+    let sizes: Vec<usize> = dims
+        .iter()
+        .map(|d| d.first().map_or(1, |a| a.values.len()))
+        .collect();
+    for (d, &rows) in sizes.iter().enumerate() {
+        let mut seen: HashMap<Vec<&str>, usize> = HashMap::with_capacity(rows);
+        for row in 0..rows {
+            let shown: Vec<&str> = columns
+                .iter()
+                .filter(|c| c.dim == d)
+                .map(|c| c.shown[row].as_str())
+                .collect();
+            let Some(&first) = seen.get(&shown) else {
+                seen.insert(shown, row);
+                continue;
+            };
+            let stride: usize = sizes[d + 1..].iter().product();
+            let mut choice = vec![0; dims.len()];
+            choice[d] = row;
+            return Err(input_error(format!(
+                "{}: runs {} and {} both get the id `{}`: two combinations of the sweep give the same settings; remove the repeated value",
+                parsed.source.file,
+                first * stride + 1,
+                row * stride + 1,
+                run_id(columns, &choice)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Each dimension is a set of axes that advance together: a product axis alone, or a
@@ -65,66 +138,132 @@ fn axis_order(dims: &[Vec<Axis>]) -> Vec<String> {
         .collect()
 }
 
-/// Every choice of one row per dimension, the last dimension varying fastest.
-fn combinations(dims: &[Vec<Axis>]) -> Vec<Vec<usize>> {
-    let mut out = vec![Vec::new()];
-    for dim in dims {
-        let rows = dim.first().map_or(1, |a| a.values.len());
-        out = out
-            .into_iter()
-            .flat_map(|prefix| {
-                (0..rows).map(move |r| {
-                    let mut c = prefix.clone();
-                    c.push(r);
-                    c
-                })
-            })
+/// Most runs one experiment may expand to. A million runs expand in about a second and
+/// take about 600 MB (measured, see benches/scale.rs); far more would take the memory of
+/// a small machine before anything is checked, and is better split into several files.
+pub const MAX_RUNS: usize = 2_000_000;
+
+/// The number of runs, checked before any is built, so a sweep too large for memory is
+/// an input error instead of an abort.
+fn run_count(parsed: &Parsed, dims: &[Vec<Axis>]) -> anyhow::Result<usize> {
+    let count = dims
+        .iter()
+        .map(|d| d.first().map_or(1, |a| a.values.len()))
+        .try_fold(1usize, |n, len| n.checked_mul(len))
+        .filter(|&n| n <= MAX_RUNS);
+    count.ok_or_else(|| {
+        let lengths: Vec<String> = dims
+            .iter()
+            .filter_map(|d| d.first())
+            .map(|a| format!("`{}` {}", a.path, a.values.len()))
             .collect();
-    }
-    out
+        bad(
+            &parsed.source,
+            &KeyPath::parse("sweep"),
+            &format!(
+                "expands to more than {MAX_RUNS} runs (values per axis: {}): split the sweep into several experiment files or use fewer values",
+                lengths.join(", ")
+            ),
+        )
+    })
 }
 
-fn build_run(
+/// Every choice of one row per dimension, the last dimension varying fastest, one at a
+/// time (an odometer), so a big sweep holds no list of all its combinations.
+struct Combinations {
+    sizes: Vec<usize>,
+    next: Option<Vec<usize>>,
+}
+
+impl Combinations {
+    fn new(dims: &[Vec<Axis>]) -> Self {
+        let sizes: Vec<usize> = dims
+            .iter()
+            .map(|d| d.first().map_or(1, |a| a.values.len()))
+            .collect();
+        let next = sizes.iter().all(|&n| n > 0).then(|| vec![0; sizes.len()]);
+        Combinations { sizes, next }
+    }
+}
+
+impl Iterator for Combinations {
+    type Item = Vec<usize>;
+
+    fn next(&mut self) -> Option<Vec<usize>> {
+        let current = self.next.take()?;
+        let mut following = current.clone();
+        for d in (0..following.len()).rev() {
+            following[d] += 1;
+            if following[d] < self.sizes[d] {
+                self.next = Some(following);
+                break;
+            }
+            following[d] = 0;
+        }
+        Some(current)
+    }
+}
+
+/// A run id names a folder, so it must fit in one file name.
+fn check_id_length(
     parsed: &Parsed,
-    axes: &[String],
     assignment: &[(&Axis, Value)],
-) -> anyhow::Result<Run> {
+    run: &Run,
+    index: usize,
+) -> anyhow::Result<()> {
+    if run.id.len() <= MAX_NAME_BYTES {
+        return Ok(());
+    }
+    let longest = assignment
+        .iter()
+        .max_by_key(|(a, v)| settings::display(&a.key, v).len())
+        .map(|(a, _)| a.path.clone())
+        .unwrap_or_else(|| KeyPath::parse("sweep"));
+    let shown: String = run.id.chars().take(60).collect();
+    Err(bad(
+        &parsed.source,
+        &longest,
+        &format!(
+            "makes the id of run {} ({shown}...) {} bytes long, more than the {MAX_NAME_BYTES} a folder name may have: the id joins the run's swept values, so use shorter values here (fewer layers, rounder numbers) or sweep fewer keys",
+            index + 1,
+            run.id.len()
+        ),
+    ))
+}
+
+/// The run's resolved settings: the fixed ones with its swept values applied.
+fn build_config(parsed: &Parsed, assignment: &[(&Axis, Value)]) -> anyhow::Result<RunConfig> {
     let mut draft = parsed.base.clone();
     for (axis, value) in assignment {
         settings::apply(&mut draft, &axis.key, value)
             .map_err(|e| bad(&parsed.source, &axis.path, &e))?;
     }
-    let config = settings::finish(draft).map_err(|e| {
-        let at = assignment
-            .iter()
-            .find(|(a, _)| a.key == "depth")
-            .map(|(a, _)| a.path.clone())
-            .unwrap_or_else(|| super::source::KeyPath::parse("train.depth"));
-        bad(&parsed.source, &at, &e)
-    })?;
-    let values: Vec<(String, String)> = axes
-        .iter()
-        .filter_map(|k| {
-            assignment
-                .iter()
-                .find(|(a, _)| &a.key == k)
-                .map(|(_, v)| (k.clone(), settings::display(k, v)))
-        })
-        .collect();
-    Ok(Run {
-        id: run_id(&values),
-        values,
-        config,
-    })
+    let config = settings::finish(draft)
+        .map_err(|e| bad(&parsed.source, &key_path(assignment, "depth"), &e))?;
+    settings::check_run(&config)
+        .map_err(|(key, e)| bad(&parsed.source, &key_path(assignment, key), &e))?;
+    Ok(config)
 }
 
-fn run_id(values: &[(String, String)]) -> String {
-    if values.is_empty() {
+/// Where `key` was given for this run: its sweep axis, else its fixed setting.
+fn key_path(assignment: &[(&Axis, Value)], key: &str) -> KeyPath {
+    assignment
+        .iter()
+        .find(|(a, _)| a.key == key)
+        .map(|(a, _)| a.path.clone())
+        .unwrap_or_else(|| KeyPath::parse(settings::section(key)).key(key))
+}
+
+fn run_id(columns: &[Column], choice: &[usize]) -> String {
+    if columns.is_empty() {
         return "run".to_string();
     }
-    let parts: Vec<String> = values
-        .iter()
-        .map(|(k, v)| format!("{}{v}", id_prefix(k)))
-        .collect();
-    parts.join("_")
+    let mut id = String::new();
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            id.push('_');
+        }
+        id.push_str(&c.id_part[choice[c.dim]]);
+    }
+    id
 }

@@ -6,10 +6,13 @@ use std::path::Path;
 use toml::{Table, Value};
 
 use super::settings::{self, Draft, DATA_KEYS, TRAIN_KEYS};
-use super::source::{KeyPath, Source};
+use super::source::{line_col, KeyPath, Source};
 use crate::error::input_error;
 
 const TOP_KEYS: &[&str] = &["name", "description", "data", "train", "sweep"];
+
+/// The longest file or folder name most filesystems take (ext4, XFS, btrfs, NFS: 255 bytes).
+pub const MAX_NAME_BYTES: usize = 255;
 
 /// One sweep axis: a setting and the values it takes.
 #[derive(Clone, Debug)]
@@ -42,11 +45,14 @@ pub fn parse(path: &Path, overrides: &[String]) -> anyhow::Result<Parsed> {
         ))
     })?;
     let mut table: Table = text.parse().map_err(|e: toml::de::Error| {
-        input_error(format!(
-            "{}: not valid TOML: {}",
-            path.display(),
-            e.to_string().trim_end()
-        ))
+        let at = match e.span() {
+            Some(span) => {
+                let (line, col) = line_col(&text, span.start);
+                format!("{}:{line}:{col}", path.display())
+            }
+            None => path.display().to_string(),
+        };
+        input_error(format!("{at}: not valid TOML: {}", e.message().trim_end()))
     })?;
     let mut source = Source::new(path, &text);
     for arg in overrides {
@@ -88,19 +94,52 @@ pub fn bad(source: &Source, path: &KeyPath, problem: &str) -> anyhow::Error {
 
 /// `--set KEY=VALUE`: VALUE is TOML, or a plain string when it does not parse as TOML.
 /// An override wins everywhere: setting `train.seed` removes a `seed` axis, and setting
-/// `sweep.seed` removes a fixed `train.seed`.
+/// `sweep.seed` removes a fixed `train.seed`. A table value sets its keys one by one
+/// (`train={epochs=2}` is `train.epochs=2`), so the rest of the table stays.
 fn apply_override(table: &mut Table, source: &mut Source, arg: &str) -> anyhow::Result<()> {
     let Some((key, raw)) = arg.split_once('=') else {
         return Err(input_error(format!(
             "--set {arg}: expected KEY=VALUE, e.g. --set train.epochs=2 or --set sweep.seed=[1,2]"
         )));
     };
-    let key = key.trim();
-    let value = parse_value(raw.trim());
+    let mut leaves = Vec::new();
+    flatten(key.trim(), parse_value(raw.trim()), &mut leaves);
+    for (key, value) in leaves {
+        set_key(table, source, arg, &key, value)?;
+    }
+    Ok(())
+}
+
+/// `(dotted key, value)` for every value of `value` that is not a non-empty table.
+fn flatten(key: &str, value: Value, out: &mut Vec<(String, Value)>) {
+    match value {
+        Value::Table(t) if !t.is_empty() => {
+            for (k, v) in t {
+                flatten(&format!("{key}.{k}"), v, out);
+            }
+        }
+        other => out.push((key.to_string(), other)),
+    }
+}
+
+fn set_key(
+    table: &mut Table,
+    source: &mut Source,
+    arg: &str,
+    key: &str,
+    value: Value,
+) -> anyhow::Result<()> {
     let parts: Vec<&str> = key.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
         return Err(input_error(format!(
             "--set {arg}: `{key}` is not a valid key"
+        )));
+    }
+    if parts.len() > 2 && parts[..2] == ["sweep", "zip"] {
+        return Err(input_error(format!(
+            "--set {arg}: a [[sweep.zip]] group cannot be changed with --set; sweep the key as a product axis (--set sweep.{}=[...]) or edit the group in {}",
+            parts.last().unwrap_or(&"KEY"),
+            source.file
         )));
     }
     if let [section, setting] = parts[..] {
@@ -239,6 +278,16 @@ fn experiment_name(table: &Table, path: &Path, source: &Source) -> anyhow::Resul
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default(),
     };
+    if name.len() > MAX_NAME_BYTES {
+        return Err(bad(
+            source,
+            &key,
+            &format!(
+                "is {} bytes long, more than the {MAX_NAME_BYTES} a folder name may have: give a shorter name",
+                name.len()
+            ),
+        ));
+    }
     let safe = !name.is_empty()
         && !name.starts_with('.')
         && name

@@ -96,12 +96,52 @@ pub fn finish(draft: Draft) -> Result<RunConfig, String> {
     Ok(config)
 }
 
-/// How a value appears in a run id and in tables: compact and filesystem-safe.
+/// The section a setting is fixed in: `data` or `train`.
+pub fn section(key: &str) -> &'static str {
+    if DATA_KEYS.contains(&key) {
+        "data"
+    } else {
+        "train"
+    }
+}
+
+/// Checks that need a run's whole config, before any data is loaded: the key to blame
+/// and what is wrong with it.
+pub fn check_run(config: &RunConfig) -> Result<(), (&'static str, String)> {
+    let dataset = config.data.dataset;
+    let available = dataset.train_size();
+    let n = match config.data.train_examples {
+        Some(n) if n > available => {
+            return Err((
+                "train_examples",
+                format!(
+                    "is {n}, but {} has {available} training images (the first 5000 of 60000 are held out for validation): use at most {available}, or remove the key to use them all",
+                    dataset.as_str()
+                ),
+            ))
+        }
+        Some(n) => n,
+        None => available,
+    };
+    let batch = config.train.batch_size;
+    if batch > n {
+        return Err((
+            "batch_size",
+            format!(
+                "is {batch}, more than the {n} training examples (`train_examples`), so an epoch would have no full batch: use a batch_size of at most {n}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// How a value appears in a run id and in tables: compact and filesystem-safe. A float
+/// whose decimal form is long (1e-300 has 300 digits) is written in exponent form.
 pub fn display(key: &str, value: &Value) -> String {
     let raw = match value {
         Value::String(s) => s.clone(),
         Value::Integer(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
+        Value::Float(f) => compact_float(*f),
         Value::Boolean(b) => b.to_string(),
         Value::Array(items) if key == "hidden" => items
             .iter()
@@ -119,6 +159,16 @@ pub fn display(key: &str, value: &Value) -> String {
             }
         })
         .collect()
+}
+
+fn compact_float(f: f64) -> String {
+    let plain = f.to_string();
+    let exp = format!("{f:e}");
+    if plain.len() > 12 && exp.len() < plain.len() {
+        exp
+    } else {
+        plain
+    }
 }
 
 pub fn show_widths(widths: &[usize]) -> String {

@@ -79,6 +79,16 @@ impl Source {
                 return format!("{} (--set {arg})", self.file);
             }
         }
+        // A key below this one came from --set (`--set unknown.key=1` makes `unknown`).
+        let below = format!("{path}.");
+        let set_below = self
+            .overrides
+            .iter()
+            .filter(|(k, _)| k.starts_with(&below))
+            .min_by_key(|(k, _)| k.as_str());
+        if let Some((_, arg)) = set_below {
+            return format!("{} (--set {arg})", self.file);
+        }
         match self.offset(path) {
             Some(offset) => {
                 let (line, col) = line_col(&self.text, offset);
@@ -122,14 +132,17 @@ impl Source {
     }
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+/// 1-based line and column (in characters) of a byte offset; an offset inside a
+/// character counts as that character.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
     let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.len(), |nl| before.len() - nl - 1)
-        + 1;
-    (line, col)
+    let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
+    (line, before[line_start..].chars().count() + 1)
 }
 
 #[cfg(test)]

@@ -290,10 +290,124 @@ fn bad_overrides() {
 }
 
 #[test]
-fn invalid_toml_names_the_file_and_line() {
+fn invalid_toml_names_the_file_line_and_column() {
     fails(
         "[train\nepochs = 2\n",
         &[],
-        &["exp.toml", "not valid TOML", "line 1"],
+        &["exp.toml:1:7: not valid TOML"],
     );
+    fails(
+        "name = \"x\"\n[train]\nepochs = = 3\n",
+        &[],
+        &["exp.toml:3:10: not valid TOML"],
+    );
+}
+
+// Issue 15, case 7: what validation can know is found there, not at run time.
+#[test]
+fn batch_larger_than_the_training_set_is_refused_up_front() {
+    fails(
+        "[data]\ntrain_examples = 500\n[train]\nbatch_size = 1000\n",
+        &[],
+        &[
+            "exp.toml:4:1",
+            "`train.batch_size` is 1000",
+            "500 training examples",
+        ],
+    );
+    fails(
+        "[data]\ntrain_examples = 500\n[sweep]\nbatch_size = [100, 1000]\n",
+        &[],
+        &["exp.toml:4:1", "`sweep.batch_size`", "at most 500"],
+    );
+}
+
+#[test]
+fn names_and_ids_too_long_for_a_folder_are_refused() {
+    let long = "a".repeat(300);
+    fails(
+        &format!("name = \"{long}\"\n"),
+        &[],
+        &["exp.toml:1:1", "`name` is 300 bytes", "255"],
+    );
+    let widths: Vec<String> = (1..=100).map(|w| w.to_string()).collect();
+    let hidden = format!("sweep.hidden=[[{}]]", widths.join(","));
+    fails(
+        "",
+        &[&hidden],
+        &[
+            "(--set sweep.hidden=",
+            "`sweep.hidden`",
+            "bytes long",
+            "255",
+        ],
+    );
+}
+
+#[test]
+fn tiny_and_huge_floats_get_short_ids() {
+    let e = load_text("", &["sweep.learning_rate=[1e-300, 0.01, 1e30]"]).unwrap();
+    assert_eq!(ids(&e), ["lr1e-300", "lr0.01", "lr1e30"]);
+}
+
+#[test]
+fn sweeps_too_big_to_hold_are_refused_before_expanding() {
+    // 1000^3 = a billion runs.
+    let thousand = format!(
+        "[{}]",
+        (1..=1000)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    fails(
+        &format!("[sweep]\nseed = {thousand}\nepochs = {thousand}\nbatch_size = {thousand}\n"),
+        &[],
+        &["`sweep`", "more than 2000000 runs", "`sweep.seed` 1000"],
+    );
+}
+
+// Issue 15, case 9: a key that only --set wrote is blamed on the --set.
+#[test]
+fn overrides_are_blamed_for_what_they_wrote() {
+    fails(
+        TUTORIAL,
+        &["unknown.key=1"],
+        &["(--set unknown.key=1)", "`unknown`"],
+    );
+    fails(
+        TUTORIAL,
+        &["sweep.zip.0.seed=[1]"],
+        &[
+            "--set sweep.zip.0.seed=[1]",
+            "[[sweep.zip]]",
+            "--set sweep.seed=[...]",
+        ],
+    );
+}
+
+// Issue 15, case 13: nothing is silently capped or reset.
+#[test]
+fn more_training_examples_than_the_data_set_has_are_refused() {
+    fails(
+        "[data]\ntrain_examples = 100000\n",
+        &[],
+        &[
+            "exp.toml:2:1",
+            "`data.train_examples` is 100000",
+            "mnist has 55000",
+        ],
+    );
+    assert!(load_text("[data]\ntrain_examples = 55000\n", &[]).is_ok());
+}
+
+#[test]
+fn a_table_override_sets_its_keys_and_keeps_the_rest() {
+    let e = load_text(
+        "[train]\nepochs = 5\nbatch_size = 50\nlearning_rate = 0.1\n",
+        &["train={epochs=2}"],
+    )
+    .unwrap();
+    let t = &e.runs[0].config.train;
+    assert_eq!((t.epochs, t.batch_size, t.learning_rate), (2, 50, 0.1));
 }

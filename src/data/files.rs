@@ -100,6 +100,10 @@ pub fn find_in(dirs: &[PathBuf], spec: &FileSpec) -> Lookup {
     for dir in dirs {
         for name in spec.candidate_names() {
             let path = dir.join(name);
+            if let Some(problem) = not_a_file(&path) {
+                lookup.bad.push((path, problem));
+                continue;
+            }
             if !path.is_file() {
                 continue;
             }
@@ -115,13 +119,30 @@ pub fn find_in(dirs: &[PathBuf], spec: &FileSpec) -> Lookup {
     lookup
 }
 
+/// Why something under a data file's name is not a file to read (a folder, a link to
+/// nothing, a loop of links), or `None` when it is a file or nothing is there.
+fn not_a_file(path: &Path) -> Option<String> {
+    let link = fs::symlink_metadata(path).ok()?;
+    match fs::metadata(path) {
+        Ok(m) if m.is_file() => None,
+        Ok(m) if m.is_dir() => Some("is a folder, not a data file".to_string()),
+        Ok(_) => Some("is not a regular file".to_string()),
+        Err(e) if link.file_type().is_symlink() => {
+            Some(format!("is a symbolic link that cannot be followed: {e}"))
+        }
+        Err(e) => Some(format!("cannot be read: {e}")),
+    }
+}
+
 /// Writes `bytes` to `dir/name` so that the name appears only once the content is complete.
 pub fn store_atomically(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
     fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".part")
-        .tempfile_in(dir)?;
+    let (mut tmp, _recorded) = crate::report::atomic::temporary(
+        tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".part"),
+        dir,
+    )?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     let path = dir.join(name);
@@ -182,6 +203,21 @@ mod tests {
         assert_eq!(bytes, b"payload");
         assert_eq!(found.bad.len(), 1);
         assert!(found.bad[0].1.contains("checksum mismatch"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn folders_and_link_loops_are_named_not_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec_for(b"payload");
+        fs::create_dir(dir.path().join("f-idx1-ubyte")).unwrap();
+        std::os::unix::fs::symlink("f.idx1-ubyte", dir.path().join("f.idx1-ubyte")).unwrap();
+        let found = find_in(&[dir.path().to_path_buf()], &spec);
+        assert!(found.good.is_none());
+        let problems: Vec<&str> = found.bad.iter().map(|(_, p)| p.as_str()).collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("is a folder"), "{problems:?}");
+        assert!(problems[1].contains("symbolic link"), "{problems:?}");
     }
 
     #[test]

@@ -83,6 +83,14 @@ fn parse_mirrors(value: &str) -> Option<Vec<String>> {
 /// Gets the data set (from the first source with verified files), parses it and applies
 /// the tutorial's split, without a cap on the training set.
 pub fn load(name: DatasetName, opts: &DataOptions) -> anyhow::Result<Dataset> {
+    if let Ok(m) = std::fs::metadata(&opts.data_dir) {
+        if !m.is_dir() {
+            return Err(crate::error::input_error(format!(
+                "the data folder {} (from --data-dir, ${DATA_DIR_ENV}, or the default data/) is a file, not a folder: point it at a folder, which is created if missing",
+                opts.data_dir.display()
+            )));
+        }
+    }
     load_plan(&Plan::new(name, opts))
 }
 
@@ -125,12 +133,26 @@ pub enum DatasetName {
     FashionMnist,
 }
 
+/// Pixels of one image of every known data set (28 x 28).
+pub const PIXELS: usize = 28 * 28;
+
 impl DatasetName {
     /// The name as written in experiment files and used for the data sub-folder.
     pub fn as_str(self) -> &'static str {
         match self {
             DatasetName::Mnist => "mnist",
             DatasetName::FashionMnist => "fashion-mnist",
+        }
+    }
+
+    /// Training images after the validation split (55000 for both), known from the
+    /// pinned file size, so settings are checked against it before any data is loaded.
+    pub fn train_size(self) -> usize {
+        // Both data sets' images files are a 16-byte IDX header and 28 x 28 bytes per image.
+        match self {
+            DatasetName::Mnist | DatasetName::FashionMnist => {
+                (specs::TRAIN_IMAGES_BYTES as usize - 16) / PIXELS - VALIDATION_SIZE
+            }
         }
     }
 }
@@ -330,6 +352,18 @@ mod tests {
         );
         assert_eq!(plan.sources.len(), 2, "no pip when use_pip is false");
         assert!(matches!(&plan.sources[0], Source::Mirror(m) if m.contains("ossci")));
+    }
+
+    #[test]
+    fn train_size_follows_the_pinned_files() {
+        for name in [DatasetName::Mnist, DatasetName::FashionMnist] {
+            assert_eq!(
+                specs::file_set(name).train_images.size,
+                specs::TRAIN_IMAGES_BYTES
+            );
+        }
+        assert_eq!(DatasetName::Mnist.train_size(), 55_000);
+        assert_eq!(DatasetName::FashionMnist.train_size(), 55_000);
     }
 
     #[test]

@@ -61,6 +61,10 @@ impl FileSet {
     }
 }
 
+/// Size of the training images file of both data sets: a 16-byte IDX header and 60000
+/// images of 28 x 28 bytes.
+pub const TRAIN_IMAGES_BYTES: u64 = 47_040_016;
+
 /// The pinned files of `name`.
 pub fn file_set(name: DatasetName) -> FileSet {
     match name {
@@ -68,7 +72,7 @@ pub fn file_set(name: DatasetName) -> FileSet {
             train_images: FileSpec::new(
                 "train-images-idx3-ubyte",
                 "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-                47_040_016,
+                TRAIN_IMAGES_BYTES,
             ),
             train_labels: FileSpec::new(
                 "train-labels-idx1-ubyte",
@@ -91,7 +95,7 @@ pub fn file_set(name: DatasetName) -> FileSet {
             train_images: FileSpec::new(
                 "train-images-idx3-ubyte",
                 "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-                47_040_016,
+                TRAIN_IMAGES_BYTES,
             ),
             train_labels: FileSpec::new(
                 "train-labels-idx1-ubyte",

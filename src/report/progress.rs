@@ -9,6 +9,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::train::{EpochMetrics, Progress};
 
+/// More skipped runs than this are reported in one line.
+const MANY: usize = 20;
+
 /// How progress is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -65,7 +68,11 @@ impl Reporter {
                 .progress_chars("=> "),
         );
         overall.set_prefix(experiment.to_string());
-        overall.enable_steady_tick(Duration::from_millis(500));
+        // The ticker is a thread; only a visible bar needs one (and spawning it panics
+        // where threads cannot start).
+        if mode == Mode::Bars {
+            overall.enable_steady_tick(Duration::from_millis(500));
+        }
         let reporter = Reporter {
             mode,
             multi,
@@ -100,6 +107,21 @@ impl Reporter {
         }
     }
 
+    /// A line per skipped run, or one line for them all when there are many, so a big
+    /// sweep that resumes does not bury its output.
+    pub fn skipped_runs<'a>(&self, ids: impl ExactSizeIterator<Item = &'a str>) {
+        let n = ids.len();
+        if n <= MANY || self.mode == Mode::Quiet {
+            ids.for_each(|id| self.skipped(id));
+        } else {
+            self.multi.suspend(|| {
+                tracing::info!(
+                    "{n} runs have complete results for their config and are skipped (--force reruns them)"
+                )
+            });
+        }
+    }
+
     pub fn started(&self, id: &str) {
         let bar = self.multi.insert_before(&self.overall, ProgressBar::new(1));
         bar.set_style(
@@ -117,11 +139,13 @@ impl Reporter {
 
     pub fn progress(&self, id: &str, p: &Progress) {
         let mut s = self.lock();
-        let done = ((p.epoch.saturating_sub(1)) * p.batches + p.batch) as u64;
+        let done = (p.epoch.saturating_sub(1))
+            .saturating_mul(p.batches)
+            .saturating_add(p.batch) as u64;
         let before = s.steps.insert(id.to_string(), done).unwrap_or(0);
         self.overall.inc(done.saturating_sub(before));
         if let Some(bar) = s.bars.get(id) {
-            bar.set_length((p.epochs * p.batches) as u64);
+            bar.set_length(p.epochs.saturating_mul(p.batches) as u64);
             bar.set_position(done);
             bar.set_message(format!(
                 "epoch {}/{} batch {}/{} cost {:.5}",
@@ -146,6 +170,7 @@ impl Reporter {
     pub fn finished(&self, id: &str, error: Option<&str>) {
         let mut s = self.lock();
         s.finished += 1;
+        s.steps.remove(id);
         if let Some(bar) = s.bars.remove(id) {
             bar.finish_and_clear();
             self.multi.remove(&bar);

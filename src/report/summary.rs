@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use super::atomic::write_atomic;
 use super::{cells, columns};
-use crate::config::{Experiment, RunConfig};
+use crate::config::{Experiment, Run, RunConfig};
 use crate::layout::{self, RunState};
 use crate::train::EpochMetrics;
 
@@ -39,6 +39,8 @@ pub enum Status {
     Pending,
     /// Its folder holds another config's results.
     Conflict,
+    /// Its results cannot be complete (a NaN cost, a missing picture): trained again.
+    Damaged,
 }
 
 impl Status {
@@ -49,6 +51,7 @@ impl Status {
             Status::Running => "running",
             Status::Pending => "pending",
             Status::Conflict => "conflict",
+            Status::Damaged => "damaged",
         }
     }
 }
@@ -88,35 +91,38 @@ pub fn collect(out: &Path, experiment: &Experiment, running: &HashSet<String>) -
     let mut rows: Vec<Row> = experiment
         .runs
         .iter()
-        .map(|run| {
-            let dir = layout::run_dir(out, &experiment.name, &run.id);
-            let (status, metrics, error) = match layout::read_state(&dir, &run.config) {
-                _ if running.contains(&run.id) => (Status::Running, Vec::new(), String::new()),
-                RunState::Complete(m) => (Status::Done, m, String::new()),
-                RunState::Failed(e) => (Status::Failed, Vec::new(), e),
-                RunState::OtherConfig(why) => (Status::Conflict, Vec::new(), why),
-                RunState::Missing | RunState::Incomplete => {
-                    (Status::Pending, Vec::new(), String::new())
-                }
-            };
-            Row {
-                // device.txt is written before a run starts; a run of a folder without
-                // one (from before it existed) computed on the CPU.
-                device: match status {
-                    Status::Done | Status::Failed | Status::Running => layout::read_device(&dir),
-                    Status::Pending | Status::Conflict => String::new(),
-                },
-                id: run.id.clone(),
-                configuration: configuration(&run.id),
-                config: run.config.clone(),
-                status,
-                metrics,
-                error,
-            }
-        })
+        .map(|run| row(out, experiment, run, running.contains(&run.id)))
         .collect();
     rows.sort_by(|a, b| a.id.cmp(&b.id));
     rows
+}
+
+/// Reads one run's folder into its line; the scheduler calls it as each run ends, so a
+/// sweep reads each folder once instead of every folder after every run.
+pub fn row(out: &Path, experiment: &Experiment, run: &Run, running: bool) -> Row {
+    let dir = layout::run_dir(out, &experiment.name, &run.id);
+    let (status, metrics, error) = match layout::read_state(&dir, &run.config) {
+        _ if running => (Status::Running, Vec::new(), String::new()),
+        RunState::Complete(m) => (Status::Done, m, String::new()),
+        RunState::Failed(e) => (Status::Failed, Vec::new(), e),
+        RunState::OtherConfig(why) => (Status::Conflict, Vec::new(), why),
+        RunState::Damaged(why) => (Status::Damaged, Vec::new(), why),
+        RunState::Missing | RunState::Incomplete => (Status::Pending, Vec::new(), String::new()),
+    };
+    Row {
+        // device.txt is written before a run starts; a run of a folder without
+        // one (from before it existed) computed on the CPU.
+        device: match status {
+            Status::Done | Status::Failed | Status::Running => layout::read_device(&dir),
+            Status::Pending | Status::Conflict | Status::Damaged => String::new(),
+        },
+        id: run.id.clone(),
+        configuration: configuration(&run.id),
+        config: run.config.clone(),
+        status,
+        metrics,
+        error,
+    }
 }
 
 /// The epoch and batch a failed run stopped at, as its error names them ("diverged at
@@ -223,17 +229,23 @@ pub fn write(
     experiment: &Experiment,
     running: &HashSet<String>,
 ) -> anyhow::Result<Vec<Row>> {
+    let rows = collect(out, experiment, running);
+    write_rows(out, experiment, &rows)?;
+    Ok(rows)
+}
+
+/// Writes every report file of `experiment` from `rows`.
+pub fn write_rows(out: &Path, experiment: &Experiment, rows: &[Row]) -> anyhow::Result<()> {
     let dir = layout::experiment_dir(out, &experiment.name);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let rows = collect(out, experiment, running);
-    let groups = super::stats::groups(experiment, &rows);
+    let groups = super::stats::groups(experiment, rows);
     let files: [(&str, Vec<u8>); 5] = [
-        (layout::SUMMARY, render(experiment, &rows)?),
-        (layout::EPOCHS, super::epochs::render(experiment, &rows)?),
+        (layout::SUMMARY, render(experiment, rows)?),
+        (layout::EPOCHS, super::epochs::render(experiment, rows)?),
         (layout::STATS_CSV, super::stats::csv(experiment, &groups)?),
         (
             layout::STATS,
-            super::stats::markdown(experiment, &rows, &groups).into_bytes(),
+            super::stats::markdown(experiment, rows, &groups).into_bytes(),
         ),
         (
             layout::COMPARISONS,
@@ -244,8 +256,8 @@ pub fn write(
         let path = dir.join(name);
         write_atomic(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    super::curves::write(&dir.join(layout::CURVES), &groups, &rows)?;
-    Ok(rows)
+    super::curves::write(&dir.join(layout::CURVES), &groups, rows)?;
+    Ok(())
 }
 
 #[cfg(test)]

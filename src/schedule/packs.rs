@@ -2,23 +2,24 @@
 //! configuration) trained together as one batched computation ([`train::pack`]): what
 //! makes a GPU worth having for small models, and a setting (`--pack`) on the CPU.
 //!
-//! Only the grouping and the work unit differ from [`super::execute`]: a worker takes a
-//! pack instead of a run; each run still gets its own folder, events, `error.txt` and
+//! Only the grouping and the work unit differ from single runs: a worker takes a pack
+//! instead of a run; each run still gets its own folder, lock, events, `error.txt` and
 //! summary row, and a run that fails fails alone.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
-use super::{lock, panic_message, prepare_dir, Options, Outcome, Plan};
+use super::{
+    claim, memory, open_lock, panic_message, prepare_dir, trained, Ended, Options, Shared,
+};
 use crate::config::{Experiment, Run};
 use crate::data::{Dataset, DatasetName};
 use crate::device::Slot;
 use crate::layout;
 use crate::report::atomic::write_atomic;
 use crate::report::progress::Reporter;
-use crate::report::summary;
 use crate::train::pack::{self, pack_key, Member};
 use crate::train::{self, Hooks};
 
@@ -58,75 +59,81 @@ pub fn group<'e>(todo: &[&'e Run], max: usize, workers: usize) -> Vec<Vec<&'e Ru
     packs
 }
 
-/// [`super::execute`] for packs: runs the plan's runs as packs of at most `opts.pack` on
-/// `opts.jobs` workers, rewriting `summary.csv` as packs finish.
-pub(super) fn execute(
-    plan: &Plan,
-    data: &HashMap<DatasetName, Dataset>,
-    opts: &Options,
-    reporter: &Reporter,
-    cancel: &AtomicBool,
-) -> anyhow::Result<Outcome> {
-    let experiment = plan.experiment;
-    for run in &plan.skipped {
-        reporter.skipped(&run.id);
+/// Takes the locks of a pack's runs (waiting for them if `wait`) and trains the runs it
+/// got as one pack; every run of `runs` comes back with how its attempt ended. Runs
+/// another process holds go back in the queue as for single runs.
+pub(super) fn attempt<'a>(
+    shared: &Shared<'a>,
+    slot: Slot,
+    runs: &[&'a Run],
+    wait: bool,
+) -> Vec<(&'a Run, Ended)> {
+    let experiment = shared.plan.experiment;
+    let dirs: Vec<_> = runs
+        .iter()
+        .map(|run| layout::run_dir(&shared.opts.out, &experiment.name, &run.id))
+        .collect();
+    let mut ended: Vec<Option<Ended>> = runs.iter().map(|_| None).collect();
+    let mut locks = Vec::with_capacity(runs.len());
+    for (i, (run, dir)) in runs.iter().zip(&dirs).enumerate() {
+        match open_lock(shared, run, dir) {
+            Ok(l) => locks.push(Some(l)),
+            Err(e) => {
+                ended[i] = Some(e);
+                locks.push(None);
+            }
+        }
     }
-    let packs = group(&plan.todo, opts.pack, opts.jobs.max(1));
-    let running = Mutex::new(HashSet::new());
-    summary::write(&opts.out, experiment, &HashSet::new())?;
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(String, Result<(), String>)>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for worker in 0..opts.jobs.max(1).min(packs.len()) {
-            let slot = opts
-                .slots
-                .get(worker % opts.slots.len().max(1))
-                .copied()
-                .unwrap_or(Slot::Cpu);
-            let (next, results, running, packs) = (&next, &results, &running, &packs);
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(runs) = packs.get(i) else { break };
-                if cancel.load(Ordering::SeqCst) {
-                    break;
-                }
-                for run in runs {
-                    lock(running).insert(run.id.clone());
-                    reporter.started(&run.id);
-                }
-                let ended = train_pack(experiment, runs, slot, data, opts, reporter, cancel);
-                let cancelled = cancel.load(Ordering::SeqCst);
-                for (run, result) in runs.iter().zip(ended) {
-                    lock(running).remove(&run.id);
-                    let cancelled = cancelled && result.is_err();
-                    if !cancelled {
-                        reporter.finished(&run.id, result.as_ref().err().map(String::as_str));
-                        lock(results).push((run.id.clone(), result));
-                    }
-                }
-                let snapshot = lock(running).clone();
-                if let Err(e) = summary::write(&opts.out, experiment, &snapshot) {
-                    tracing::error!("{e:#}");
-                }
+    let mut held = Vec::new();
+    let mut going = Vec::new();
+    for (i, run_lock) in locks.iter_mut().enumerate() {
+        let Some(run_lock) = run_lock else { continue };
+        match claim(shared, runs[i], &dirs[i], run_lock, wait) {
+            Ok(guard) => {
+                held.push(guard);
+                going.push(i);
+            }
+            Err(e) => ended[i] = Some(e),
+        }
+    }
+    let bytes = going
+        .iter()
+        .map(|&i| memory::estimate(&runs[i].config))
+        .fold(0u64, u64::saturating_add);
+    let memory = shared.budget.take(bytes);
+    let cancel = shared.cancel;
+    if !going.is_empty() && !cancel.load(Ordering::SeqCst) {
+        let members: Vec<&Run> = going.iter().map(|&i| runs[i]).collect();
+        for run in &members {
+            shared.feed.started(&run.id);
+            shared.reporter.started(&run.id);
+        }
+        let started = Instant::now();
+        let results = train_pack(
+            experiment,
+            &members,
+            slot,
+            shared.data,
+            shared.opts,
+            shared.reporter,
+            cancel,
+        );
+        let each = started.elapsed() / members.len() as u32;
+        let cancelled = cancel.load(Ordering::SeqCst);
+        for (&i, result) in going.iter().zip(results) {
+            ended[i] = Some(if cancelled && result.is_err() {
+                shared.feed.ended(runs[i], None);
+                Ended::Cancelled
+            } else {
+                trained(shared, runs[i], result, each)
             });
         }
-    });
-    reporter.close();
-    summary::write(&opts.out, experiment, &HashSet::new())?;
-    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut outcome = Outcome {
-        skipped: plan.skipped.len(),
-        cancelled: cancel.load(Ordering::SeqCst),
-        ..Outcome::default()
-    };
-    for (id, result) in results {
-        match result {
-            Ok(()) => outcome.completed += 1,
-            Err(e) => outcome.failed.push((id, e)),
-        }
     }
-    outcome.failed.sort();
-    Ok(outcome)
+    drop((memory, held));
+    runs.iter()
+        .zip(ended)
+        .map(|(&run, e)| (run, e.unwrap_or(Ended::Cancelled)))
+        .collect()
 }
 
 /// Trains one pack into its runs' folders; one result per run, in order. An error or a

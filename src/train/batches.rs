@@ -105,15 +105,16 @@ const AHEAD: usize = 2;
 
 /// Makes every batch of `epochs` epochs on a thread of `scope`, in order (each epoch
 /// shuffled first), at most [`AHEAD`] ahead of the consumer. Dropping the receiving end
-/// stops the thread.
+/// stops the thread. A thread that cannot start (a process limit) is an error.
 pub fn prefetch<'scope, 'd: 'scope>(
     scope: &'scope Scope<'scope, '_>,
     mut batches: Batches<'d>,
     epochs: usize,
-) -> Prefetched {
+) -> anyhow::Result<Prefetched> {
     let (send_ready, ready) = sync_channel(AHEAD);
     let (used, take_used) = sync_channel::<Batch>(AHEAD + 1);
-    scope.spawn(move || {
+    let maker = std::thread::Builder::new().name("runner-batches".into());
+    let started = maker.spawn_scoped(scope, move || {
         dfdx::flush_denormals_to_zero();
         let mut spare = (0..AHEAD + 1)
             .map(|_| batches.empty_batch())
@@ -135,7 +136,8 @@ pub fn prefetch<'scope, 'd: 'scope>(
             }
         }
     });
-    Prefetched { ready, used }
+    started.map_err(|e| anyhow::anyhow!("cannot start the thread that makes batches: {e}"))?;
+    Ok(Prefetched { ready, used })
 }
 
 #[cfg(test)]
@@ -198,7 +200,7 @@ mod tests {
             }
         }
         let ahead = std::thread::scope(|scope| {
-            let mut p = prefetch(scope, Batches::new(&train, &imgs), 3);
+            let mut p = prefetch(scope, Batches::new(&train, &imgs), 3).unwrap();
             let mut got = Vec::new();
             while let Some(batch) = p.recv() {
                 got.push(batch.noisy.clone());
@@ -214,7 +216,7 @@ mod tests {
         let train = RunConfig::default().train;
         let imgs = images(1000, 4);
         std::thread::scope(|scope| {
-            let mut p = prefetch(scope, Batches::new(&train, &imgs), 1_000_000);
+            let mut p = prefetch(scope, Batches::new(&train, &imgs), 1_000_000).unwrap();
             assert!(p.recv().is_some());
         });
     }

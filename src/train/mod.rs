@@ -213,7 +213,7 @@ fn train_with(
     };
     let mut metrics = Vec::new();
     std::thread::scope(|scope| {
-        let mut ahead = batches::prefetch(scope, Batches::new(t, &data.train), t.epochs);
+        let mut ahead = batches::prefetch(scope, Batches::new(t, &data.train), t.epochs)?;
         for epoch in 1..=t.epochs {
             let started = Instant::now();
             let sum = train_epoch(

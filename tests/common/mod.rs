@@ -19,6 +19,13 @@ pub fn command(args: &[&str], cwd: &Path) -> Command {
     cmd
 }
 
+/// The binary without the shared `--data-dir`, for tests that give their own.
+pub fn command_without_data_dir(args: &[&str], cwd: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
+    cmd.args(args).current_dir(cwd);
+    cmd
+}
+
 pub fn data_dir() -> PathBuf {
     match std::env::var_os("RUNNER_DATA_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d),
@@ -100,8 +107,7 @@ pub fn summary_without_seconds(path: &Path) -> String {
 }
 
 /// A small sweep with failed runs: two depths and two seeds for each of three settings,
-/// one that trains, one whose batch is larger than the 500 training images (fails before
-/// training) and one whose learning rate diverges within the first epoch.
+/// one that trains and two whose learning rate diverges within the first epoch.
 /// `scripts/spreadsheet-check.sh` imports its report into LibreOffice.
 pub const FAILING_SWEEP: &str = include_str!("../fixtures/failing.toml");
 
@@ -116,4 +122,18 @@ pub fn run_failing_sweep(dir: &Path) -> PathBuf {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     dir.join("res/failing")
+}
+
+/// Copies a folder tree (committed results, for tests that must not touch them).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }

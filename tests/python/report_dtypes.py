@@ -20,7 +20,7 @@ ANY = "any"
 SETTINGS = {
     "dataset": TEXT, "train_examples": INT, "hidden": TEXT, "depth": INT,
     "activation": TEXT, "init": TEXT, "init_scale": FLOAT, "noise_level": FLOAT,
-    "learning_rate": FLOAT, "batch_size": INT, "epochs": INT, "seed": INT,
+    "learning_rate": FLOAT, "adam": TEXT, "batch_size": INT, "epochs": INT, "seed": INT,
 }
 
 SUMMARY = {

@@ -1,0 +1,114 @@
+//! Keeps `summary.csv`, `curves.svg` and `stats.md` current while a sweep runs, at a cost
+//! that does not grow with the sweep.
+//!
+//! Every folder is read once at the start; after that only the folder of a run that just
+//! ended is read again, and the files are rewritten at most every five seconds (less often
+//! when writing them takes long), then once at the end from every folder (synced to disk only then), so the last
+//! shard to finish still leaves a summary of everything.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::config::{Experiment, Run};
+use crate::report::atomic::unsynced;
+use crate::report::summary::{self, Row, Status};
+
+/// Shortest time between two rewrites of the report files.
+const MIN_INTERVAL: Duration = Duration::from_secs(5);
+/// Rewrites take at most about 1/400 of the time: the interval is at least this many
+/// times the last rewrite's duration (10,000 rows take about 10 ms to render; a million,
+/// seconds). A worker that rewrites them is not training meanwhile.
+const SLOWDOWN: u32 = 400;
+
+pub struct Feed<'e> {
+    out: PathBuf,
+    experiment: &'e Experiment,
+    state: Mutex<State>,
+}
+
+struct State {
+    rows: Vec<Row>,
+    index: HashMap<String, usize>,
+    /// Failures whose folder could not record them (no `error.txt`): the summary says
+    /// `failed` anyway.
+    unrecorded: HashMap<String, String>,
+    next_write: Instant,
+}
+
+impl<'e> Feed<'e> {
+    /// Reads every run folder of `experiment` and writes the report files once.
+    pub fn new(out: &Path, experiment: &'e Experiment) -> anyhow::Result<Feed<'e>> {
+        let rows = summary::collect(out, experiment, &HashSet::new());
+        summary::write_rows(out, experiment, &rows)?;
+        let index = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        Ok(Feed {
+            out: out.to_path_buf(),
+            experiment,
+            state: Mutex::new(State {
+                rows,
+                index,
+                unrecorded: HashMap::new(),
+                next_write: Instant::now() + MIN_INTERVAL,
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn started(&self, id: &str) {
+        let mut s = self.lock();
+        if let Some(&i) = s.index.get(id) {
+            s.rows[i].status = Status::Running;
+        }
+    }
+
+    /// A run ended (`error` when it failed, `None` when it completed or was stopped):
+    /// rereads its folder and rewrites the files if they are due.
+    pub fn ended(&self, run: &Run, error: Option<&str>) {
+        let mut row = summary::row(&self.out, self.experiment, run, false);
+        let mut s = self.lock();
+        if let Some(e) = error {
+            if row.status != Status::Failed {
+                row.status = Status::Failed;
+                row.error = e.to_string();
+                s.unrecorded.insert(run.id.clone(), e.to_string());
+            }
+        }
+        if let Some(&i) = s.index.get(&run.id) {
+            s.rows[i] = row;
+        }
+        if Instant::now() >= s.next_write {
+            let started = Instant::now();
+            // Rewritten again soon and at the end: atomic, but not synced to disk.
+            let written = unsynced(|| summary::write_rows(&self.out, self.experiment, &s.rows));
+            if let Err(e) = written {
+                tracing::error!("{e:#}");
+            }
+            let took = started.elapsed();
+            s.next_write = Instant::now() + MIN_INTERVAL.max(took * SLOWDOWN);
+        }
+    }
+
+    /// Rewrites the files from every run folder, as other processes may have added runs.
+    pub fn finish(self) -> anyhow::Result<()> {
+        let state = self.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut rows = summary::collect(&self.out, self.experiment, &HashSet::new());
+        for row in &mut rows {
+            if let Some(e) = state.unrecorded.get(&row.id) {
+                if row.status != Status::Done {
+                    row.status = Status::Failed;
+                    row.error = e.clone();
+                }
+            }
+        }
+        summary::write_rows(&self.out, self.experiment, &rows)
+    }
+}
