@@ -268,3 +268,38 @@ fn both_engines_agree_on_tensorflow_1s_adam() {
     assert!(rel < CPU_TOLERANCE, "{rel:e}");
     assert!(largest_abs(&cpu_params.values, &tensor.params().unwrap().values) < 1e-3);
 }
+
+/// Idle cores helping a run (its step on a pool thread, the kernels' pieces stolen by the
+/// others) change nothing: costs and weights are the bits of the run on one thread.
+#[test]
+fn helper_threads_change_no_bits() {
+    use runner::model::Trainer;
+    let params = initial(&[256, 128]);
+    let run = |threads: usize| {
+        let mut model = CpuModel::new(params.clone(), AdamFormula::Tf1, 0.01, BATCH);
+        model.set_threads(threads);
+        for s in 0..10 {
+            let (noisy, clean) = batch(s);
+            model.step(&noisy, &clean).unwrap();
+        }
+        let costs = model.take_costs().unwrap();
+        (costs, model.params_ref().values.clone())
+    };
+    let alone = run(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(4)
+        .build()
+        .unwrap();
+    for threads in [2, 3, 4] {
+        let helped = pool.install(|| run(threads));
+        assert_eq!(alone.0, helped.0, "costs with {threads} threads");
+        assert!(
+            alone
+                .1
+                .iter()
+                .zip(&helped.1)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "weights with {threads} threads"
+        );
+    }
+}

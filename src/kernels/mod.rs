@@ -44,7 +44,7 @@ pub struct Threads(pub usize);
 impl Threads {
     pub const ONE: Threads = Threads(1);
 
-    fn many(self) -> bool {
+    pub fn many(self) -> bool {
         self.0 > 1
     }
 }

@@ -185,7 +185,15 @@ fn outputs_for(params: &Params, x: &[f32], threads: Threads) -> Vec<f32> {
 
 impl Trainer for CpuModel {
     fn step(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<()> {
-        let cost = self.train_step(noisy, clean)?;
+        // With helpers, the step runs on a thread of the pool: its kernels' pieces then
+        // go to the other threads by work stealing, instead of each kernel call waking
+        // the pool and putting this thread to sleep until it is done (about ten times a
+        // step; the sleeping and waking cost more than the small kernels gain).
+        let cost = if self.threads.many() {
+            rayon::scope(|_| self.train_step(noisy, clean))?
+        } else {
+            self.train_step(noisy, clean)?
+        };
         self.costs.push(cost);
         Ok(())
     }
