@@ -3,11 +3,8 @@
 //! pack-mates do.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use dfdx::prelude::Cpu;
-use rand::{Rng, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
 use runner::config::{AdamFormula, Init, RunConfig};
 use runner::data::{Dataset, DatasetName, Images};
 use runner::device::Slot;
@@ -32,21 +29,8 @@ const ENGINE_TOLERANCE: f64 = 2e-4;
 /// less accurate of the two: `the_pack_cost_is_an_accurate_sum`). Measured: 5.4e-6.
 const COST_SUM_TOLERANCE: f64 = 5e-5;
 
-/// Images of one bright rectangle each, at a random place and size.
 fn images(count: usize, seed: u64) -> Images {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut bytes = vec![0u8; count * 784];
-    for img in bytes.chunks_exact_mut(784) {
-        let (x0, y0) = (rng.gen_range(0..20), rng.gen_range(0..20));
-        let (w, h) = (rng.gen_range(3..9), rng.gen_range(3..9));
-        let v = rng.gen_range(128..=255u8);
-        for y in y0..y0 + h {
-            for x in x0..x0 + w {
-                img[y * 28 + x] = v;
-            }
-        }
-    }
-    Images::new(Arc::<[u8]>::from(bytes), 784)
+    common::rectangles(count, seed)
 }
 
 fn dataset() -> Dataset {

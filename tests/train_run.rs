@@ -1,33 +1,18 @@
 //! A whole run on small synthetic data: files, determinism, cancel, divergence.
 
+mod common;
+
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
-use rand::{Rng, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
 use runner::config::{Activation, RunConfig};
 use runner::data::{Dataset, DatasetName, Images};
 use runner::model::Params;
 use runner::report::reconstruction;
 use runner::train::{self, Cancelled, Hooks};
 
-/// Images of one bright rectangle each, at a random place and size: structure a small
-/// autoencoder can learn in a few steps.
 fn images(count: usize, seed: u64) -> Images {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut bytes = vec![0u8; count * 784];
-    for img in bytes.chunks_exact_mut(784) {
-        let (x0, y0) = (rng.gen_range(0..20), rng.gen_range(0..20));
-        let (w, h) = (rng.gen_range(3..9), rng.gen_range(3..9));
-        let v = rng.gen_range(128..=255u8);
-        for y in y0..y0 + h {
-            for x in x0..x0 + w {
-                img[y * 28 + x] = v;
-            }
-        }
-    }
-    Images::new(Arc::<[u8]>::from(bytes), 784)
+    common::rectangles(count, seed)
 }
 
 fn dataset() -> Dataset {

@@ -27,14 +27,11 @@
 use std::collections::HashMap;
 
 use anyhow::ensure;
-use dfdx::prelude::{Axes3, Axis, Cpu, Gradients, HasShape, Merge, NoneTape, Shape, Tape, Tensor};
+use dfdx::prelude::{Axes3, Axis, Cpu, Gradients, HasShape, Merge, NoneTape, Tape, Tensor};
 use dfdx::tensor::Trace;
-use dfdx::tensor_ops::{
-    AdamConfig, Backward, BroadcastTo, GatherTo, PermuteTo, SumTo, TryDiv, TryMatMul,
-};
+use dfdx::tensor_ops::{Backward, BroadcastTo, GatherTo, PermuteTo, SumTo, TryDiv, TryMatMul};
 
-use super::adam::{BETAS, EPSILON};
-use super::tensors::{device_error, ModelDevice};
+use super::tensors::{adam_config, adam_step, device_error, ModelDevice};
 use super::Params;
 use crate::config::{Activation, AdamFormula};
 use crate::data::Images;
@@ -228,20 +225,11 @@ impl<D: ModelDevice> PackModel<D> {
     /// does for one run: the kernel is elementwise, so stacking changes nothing.
     fn update(&mut self, grads: &mut Gradients<f32, D>) -> anyhow::Result<()> {
         self.t += 1;
-        let eps = match self.formula {
-            AdamFormula::Dfdx => EPSILON,
-            AdamFormula::Tf1 => EPSILON / (1.0 - BETAS[1].powi(self.t)).sqrt(),
-        };
-        let cfg = AdamConfig {
-            lr: self.lr,
-            betas: BETAS,
-            eps,
-            weight_decay: None,
-        };
+        let cfg = adam_config(self.formula, self.lr, self.t);
         let (t, m1, m2) = (self.t, &mut self.moment1, &mut self.moment2);
         for layer in &mut self.layers {
-            adam(&cfg, t, &mut layer.weight, m1, m2, grads)?;
-            adam(&cfg, t, &mut layer.bias, m1, m2, grads)?;
+            adam_step(&cfg, t, &mut layer.weight, m1, m2, grads)?;
+            adam_step(&cfg, t, &mut layer.bias, m1, m2, grads)?;
         }
         Ok(())
     }
@@ -317,19 +305,4 @@ fn same_shapes(a: &[super::LayerShape], b: &[super::LayerShape]) -> bool {
         && a.iter().zip(b).all(|(x, y)| {
             (x.inputs, x.outputs, x.activation) == (y.inputs, y.outputs, y.activation)
         })
-}
-
-/// Adam's kernel on one stacked parameter, with its moments and gradient.
-fn adam<S: Shape, D: ModelDevice>(
-    cfg: &AdamConfig,
-    t: i32,
-    param: &mut Tensor<S, f32, D>,
-    m1: &mut Gradients<f32, D>,
-    m2: &mut Gradients<f32, D>,
-    grads: &mut Gradients<f32, D>,
-) -> anyhow::Result<()> {
-    let m = m1.get_or_alloc_mut(param).map_err(device_error)?;
-    let v = m2.get_or_alloc_mut(param).map_err(device_error)?;
-    let g = grads.get_or_alloc_mut(param).map_err(device_error)?;
-    cfg.try_update(t, param, m, v, g).map_err(device_error)
 }

@@ -132,27 +132,32 @@ impl<D: ModelDevice> TensorModel<D> {
     /// equals `lr m_hat / (sqrt(v_hat) + eps / sqrt(1 - b2^t))`.
     fn update(&mut self, grads: &mut Gradients<f32, D>) -> anyhow::Result<()> {
         self.t += 1;
-        let eps = match self.formula {
-            AdamFormula::Dfdx => EPSILON,
-            AdamFormula::Tf1 => EPSILON / (1.0 - BETAS[1].powi(self.t)).sqrt(),
-        };
-        let cfg = AdamConfig {
-            lr: self.lr,
-            betas: BETAS,
-            eps,
-            weight_decay: None,
-        };
+        let cfg = adam_config(self.formula, self.lr, self.t);
         let (t, m1, m2) = (self.t, &mut self.moment1, &mut self.moment2);
         for layer in &mut self.layers {
-            step(&cfg, t, &mut layer.weight, m1, m2, grads)?;
-            step(&cfg, t, &mut layer.bias, m1, m2, grads)?;
+            adam_step(&cfg, t, &mut layer.weight, m1, m2, grads)?;
+            adam_step(&cfg, t, &mut layer.bias, m1, m2, grads)?;
         }
         Ok(())
     }
 }
 
+/// dfdx's Adam settings for step `t` of `formula`.
+pub(super) fn adam_config(formula: AdamFormula, lr: f64, t: i32) -> AdamConfig {
+    let eps = match formula {
+        AdamFormula::Dfdx => EPSILON,
+        AdamFormula::Tf1 => EPSILON / (1.0 - BETAS[1].powi(t)).sqrt(),
+    };
+    AdamConfig {
+        lr,
+        betas: BETAS,
+        eps,
+        weight_decay: None,
+    }
+}
+
 /// Adam's kernel on one parameter, with its moments and gradient.
-fn step<S: Shape, D: ModelDevice>(
+pub(super) fn adam_step<S: Shape, D: ModelDevice>(
     cfg: &AdamConfig,
     t: i32,
     param: &mut Tensor<S, f32, D>,

@@ -137,3 +137,22 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Images of one bright rectangle each, at a random place and size: structure a small
+/// autoencoder can learn in a few steps, for tests that train on synthetic data.
+pub fn rectangles(count: usize, seed: u64) -> runner::data::Images {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut bytes = vec![0u8; count * 784];
+    for img in bytes.chunks_exact_mut(784) {
+        let (x0, y0) = (rng.gen_range(0..20), rng.gen_range(0..20));
+        let (w, h) = (rng.gen_range(3..9), rng.gen_range(3..9));
+        let v = rng.gen_range(128..=255u8);
+        for y in y0..y0 + h {
+            for x in x0..x0 + w {
+                img[y * 28 + x] = v;
+            }
+        }
+    }
+    runner::data::Images::new(std::sync::Arc::<[u8]>::from(bytes), 784)
+}
