@@ -184,7 +184,10 @@ expect_state() { # JOB TASK "STATE EXIT"
     [[ $got == "$3 " ]] || fail "job $1 task $2: expected '$3', got '$got'"
 }
 # Status of each run in a summary, as "id status" lines.
-statuses() { awk -F, 'NR > 1 {print $1, $6}' "$1/smoke/summary.csv" | sort; }
+statuses() {
+    awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) {if ($i == "run_id") r = i; if ($i == "status") s = i}}
+        NR > 1 {print $r, $s}' "$1/smoke/summary.csv" | sort
+}
 # Prints the summary without its `seconds` column (timings differ run to run).
 summary_without_seconds() {
     awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == "seconds") s = i}
