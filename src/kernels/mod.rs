@@ -48,3 +48,67 @@ impl Threads {
         self.0 > 1
     }
 }
+
+/// Runs `work` on a thread of the current rayon pool with `threads - 1` other pool
+/// threads kept awake until it ends, so that the pieces its kernels split off are taken
+/// at once. A rayon thread that finds no work soon sleeps, and waking it for each of a
+/// step's dozen small kernels cost more than the kernels gained. The helpers run other
+/// queued work meanwhile (`rayon::yield_now`), so nothing waits on them.
+pub fn helped<R: Send>(threads: Threads, work: impl FnOnce() -> R + Send) -> R {
+    if !threads.many() {
+        return work();
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let done = &done;
+    rayon::scope(|s| {
+        let worker = rayon::current_thread_index();
+        for _ in 1..threads.0 {
+            s.spawn(move |_| keep_helping(done, worker));
+        }
+        let result = work();
+        done.store(true, std::sync::atomic::Ordering::Release);
+        result
+    })
+}
+
+/// Takes pool work until `done`. Picked up by the thread running the work itself (while
+/// it waits on a piece), it returns at once: that thread cannot wait for itself.
+fn keep_helping(done: &std::sync::atomic::AtomicBool, worker: Option<usize>) {
+    if rayon::current_thread_index() == worker {
+        return;
+    }
+    while !done.load(std::sync::atomic::Ordering::Acquire) {
+        if rayon::yield_now() != Some(rayon::Yield::Executed) {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rayon::prelude::*;
+
+    fn sum_of_squares(threads: Threads) -> u64 {
+        helped(threads, || {
+            (0..100_000u64).into_par_iter().map(|i| i * i).sum()
+        })
+    }
+
+    /// More helpers asked for than the pool has threads, from inside and outside the
+    /// pool, must neither hang nor change the result.
+    #[test]
+    fn helpers_never_wait_for_themselves() {
+        let want = sum_of_squares(Threads::ONE);
+        for pool_threads in [1, 2, 4] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(pool_threads)
+                .build()
+                .unwrap();
+            for threads in [2, 3, 8] {
+                assert_eq!(pool.install(|| sum_of_squares(Threads(threads))), want);
+            }
+        }
+        assert_eq!(sum_of_squares(Threads(2)), want);
+    }
+}

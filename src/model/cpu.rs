@@ -13,7 +13,7 @@ use super::{Adam, Params, Trainer};
 use crate::config::AdamFormula;
 use crate::kernels::activation::{self, activation_backward, bias_activation};
 use crate::kernels::matmul::{matmul, Operand};
-use crate::kernels::Threads;
+use crate::kernels::{self, Threads};
 
 /// A model in training on the CPU, with its optimizer and its step's buffers.
 pub struct CpuModel {
@@ -185,15 +185,11 @@ fn outputs_for(params: &Params, x: &[f32], threads: Threads) -> Vec<f32> {
 
 impl Trainer for CpuModel {
     fn step(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<()> {
-        // With helpers, the step runs on a thread of the pool: its kernels' pieces then
-        // go to the other threads by work stealing, instead of each kernel call waking
-        // the pool and putting this thread to sleep until it is done (about ten times a
-        // step; the sleeping and waking cost more than the small kernels gain).
-        let cost = if self.threads.many() {
-            rayon::scope(|_| self.train_step(noisy, clean))?
-        } else {
-            self.train_step(noisy, clean)?
-        };
+        // With helpers, the step runs on a thread of the pool, the helpers kept awake:
+        // its kernels' pieces then go to them by work stealing, instead of each kernel
+        // call waking the pool and putting this thread to sleep until it is done.
+        let threads = self.threads;
+        let cost = kernels::helped(threads, || self.train_step(noisy, clean))?;
         self.costs.push(cost);
         Ok(())
     }
