@@ -8,6 +8,8 @@
 //! cores (rayon), so a machine keeps up with cores times that many. Synthetic bytes (the
 //! cost does not depend on the pixels).
 
+mod common;
+
 use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
@@ -16,19 +18,10 @@ use runner::config::RunConfig;
 use runner::data::Images;
 use runner::train::Batches;
 
+use common::thread_cpu_seconds;
+
 const ROUNDS: usize = 7;
 const STEPS: usize = 500;
-
-fn thread_cpu_seconds() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid clock id and a valid pointer to a timespec.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-}
 
 fn main() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);

@@ -22,6 +22,8 @@
 //! steps, so a ratio compares like with like. About 30 s in all. Synthetic images (a step's speed
 //! hardly depends on the pixels) and a tiny test set, so an epoch is almost all steps.
 
+mod common;
+
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -38,33 +40,13 @@ use runner::model::{Adam, Params};
 use runner::train::Batches;
 use runner::train::{self, Hooks};
 
+use common::{median, process_cpu_seconds, thread_cpu_seconds};
+
 const BATCH: usize = 100;
 const STEPS_PER_EPOCH: usize = 100;
 /// Epochs per round; the first warms caches and allocations up and is not counted.
 const EPOCHS: usize = 3;
 const ROUNDS: usize = 5;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-/// Seconds of CPU time used by the calling thread so far.
-fn thread_cpu_seconds() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid clock id and a valid pointer to a timespec.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-}
 
 /// One product of a step: `out (m, n) = a (m, k) b (k, n)`, with either operand stored
 /// transposed as the step stores it.
@@ -215,19 +197,6 @@ fn images(count: usize) -> Images {
         .map(|_| if rng.gen::<f32>() < 0.8 { 0 } else { rng.gen() })
         .collect();
     Images::new(Arc::<[u8]>::from(bytes), 784)
-}
-
-/// Seconds of CPU time used by the whole process so far: the training loop's thread and
-/// the thread that makes its batches ahead.
-fn process_cpu_seconds() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid clock id and a valid pointer to a timespec.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
 /// CPU seconds per step of the real training loop, all its threads counted (the batches

@@ -165,7 +165,7 @@ const RESULT_COLUMNS: [&str; 13] = [
 /// The summary's header: experiment, run id, configuration, every setting, results.
 pub fn header() -> Vec<&'static str> {
     let mut h = vec!["experiment", "run_id", "configuration"];
-    h.extend(columns::SETTINGS);
+    h.extend(columns::settings());
     h.extend(RESULT_COLUMNS);
     h
 }
@@ -193,11 +193,7 @@ pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> 
             row.id.clone(),
             row.configuration.clone(),
         ];
-        record.extend(
-            columns::SETTINGS
-                .iter()
-                .map(|k| columns::setting(&row.config, k)),
-        );
+        record.extend(columns::settings().map(|k| columns::setting(&row.config, k)));
         record.extend([
             row.status.as_str().to_string(),
             row.device.clone(),
