@@ -31,7 +31,7 @@ use dfdx::prelude::{Axes3, Axis, Cpu, Gradients, HasShape, Merge, NoneTape, Tape
 use dfdx::tensor::Trace;
 use dfdx::tensor_ops::{Backward, BroadcastTo, GatherTo, PermuteTo, SumTo, TryDiv, TryMatMul};
 
-use super::tensors::{adam_config, adam_step, device_error, ModelDevice};
+use super::tensors::{activate, adam_config, adam_step, device_error, ModelDevice};
 use super::Params;
 use crate::config::{Activation, AdamFormula};
 use crate::data::Images;
@@ -57,11 +57,7 @@ impl<D: ModelDevice> PackLayer<D> {
                 .bias
                 .retaped::<T>()
                 .broadcast_like::<_, Axis<1>>(&shape);
-        match self.activation {
-            Activation::Sigmoid => z.sigmoid(),
-            Activation::Relu => z.relu(),
-            Activation::Tanh => z.tanh(),
-        }
+        activate(z, self.activation)
     }
 }
 

@@ -54,11 +54,19 @@ impl<D: ModelDevice> Layer<D> {
                 .bias
                 .retaped::<T>()
                 .broadcast_like::<_, Axis<0>>(&shape);
-        match self.activation {
-            Activation::Sigmoid => z.sigmoid(),
-            Activation::Relu => z.relu(),
-            Activation::Tanh => z.tanh(),
-        }
+        activate(z, self.activation)
+    }
+}
+
+/// A layer's activation on dfdx tensors of any shape (one run's batch, or a pack's).
+pub(super) fn activate<S: Shape, D: ModelDevice, T: Tape<f32, D>>(
+    z: Tensor<S, f32, D, T>,
+    activation: Activation,
+) -> Tensor<S, f32, D, T> {
+    match activation {
+        Activation::Sigmoid => z.sigmoid(),
+        Activation::Relu => z.relu(),
+        Activation::Tanh => z.tanh(),
     }
 }
 
