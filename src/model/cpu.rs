@@ -29,6 +29,8 @@ pub struct CpuModel {
     delta_below: Vec<f32>,
     costs: Vec<f64>,
     threads: Threads,
+    /// Each layer's output for the images last evaluated (test cost, reconstruction).
+    evaluated: Vec<Vec<f32>>,
 }
 
 impl CpuModel {
@@ -56,8 +58,31 @@ impl CpuModel {
             delta_below: vec![0.0; batch * widest],
             costs: Vec::new(),
             threads: Threads::ONE,
+            evaluated: Vec::new(),
             params,
         }
+    }
+
+    /// `work` with `beside` run meanwhile on the model's other threads (after it on
+    /// one). With helpers, `work` runs on a thread of the pool, the helpers kept awake:
+    /// `beside` and the pieces of its kernels go to them by work stealing, instead of
+    /// each kernel call waking the pool and putting this thread to sleep until it is
+    /// done.
+    fn beside<R: Send>(
+        &mut self,
+        work: impl FnOnce(&mut Self) -> R + Send,
+        beside: &mut (dyn FnMut() + Send),
+    ) -> R {
+        let threads = self.threads;
+        kernels::helped(threads, || {
+            if threads.many() {
+                rayon::join(|| work(self), beside).0
+            } else {
+                let result = work(self);
+                beside();
+                result
+            }
+        })
     }
 
     pub fn params_ref(&self) -> &Params {
@@ -171,25 +196,36 @@ fn forward(params: &Params, x: &[f32], rows: usize, outputs: &mut [Vec<f32>], th
     }
 }
 
-/// The outputs of the last layer for `x`, with buffers of its own.
-fn outputs_for(params: &Params, x: &[f32], threads: Threads) -> Vec<f32> {
+/// Every layer's output for `x` (whole images) in `outputs`, resized to fit: buffers
+/// kept from one call to the next, since freeing and mapping megabytes per chunk of the
+/// test set made the kernel stop the other cores to flush their address caches.
+fn outputs_for<'o>(
+    params: &Params,
+    x: &[f32],
+    outputs: &'o mut Vec<Vec<f32>>,
+    threads: Threads,
+) -> &'o [f32] {
     let rows = x.len() / params.input_size().max(1);
-    let mut outputs: Vec<Vec<f32>> = params
-        .layers
-        .iter()
-        .map(|l| vec![0.0; rows * l.outputs])
-        .collect();
-    forward(params, x, rows, &mut outputs, threads);
-    outputs.pop().unwrap_or_default()
+    outputs.resize_with(params.layers.len(), Vec::new);
+    for (out, l) in outputs.iter_mut().zip(&params.layers) {
+        out.resize(rows * l.outputs, 0.0);
+    }
+    forward(params, x, rows, outputs, threads);
+    outputs.last().map(Vec::as_slice).unwrap_or_default()
 }
 
 impl Trainer for CpuModel {
     fn step(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<()> {
-        // With helpers, the step runs on a thread of the pool, the helpers kept awake:
-        // its kernels' pieces then go to them by work stealing, instead of each kernel
-        // call waking the pool and putting this thread to sleep until it is done.
-        let threads = self.threads;
-        let cost = kernels::helped(threads, || self.train_step(noisy, clean))?;
+        self.step_beside(noisy, clean, &mut || {})
+    }
+
+    fn step_beside(
+        &mut self,
+        noisy: &[f32],
+        clean: &[f32],
+        beside: &mut (dyn FnMut() + Send),
+    ) -> anyhow::Result<()> {
+        let cost = self.beside(|model| model.train_step(noisy, clean), beside)?;
         self.costs.push(cost);
         Ok(())
     }
@@ -199,13 +235,27 @@ impl Trainer for CpuModel {
     }
 
     fn squared_error(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<f64> {
+        self.squared_error_beside(noisy, clean, &mut || {})
+    }
+
+    fn squared_error_beside(
+        &mut self,
+        noisy: &[f32],
+        clean: &[f32],
+        beside: &mut (dyn FnMut() + Send),
+    ) -> anyhow::Result<f64> {
         let dim = self.params.input_size();
         ensure!(
             noisy.len() == clean.len() && noisy.len().is_multiple_of(dim),
             "whole images expected"
         );
-        let out = outputs_for(&self.params, noisy, self.threads);
-        Ok(activation::squared_error(&out, clean, dim))
+        Ok(self.beside(
+            |model| {
+                let out = outputs_for(&model.params, noisy, &mut model.evaluated, model.threads);
+                activation::squared_error(out, clean, dim)
+            },
+            beside,
+        ))
     }
 
     fn reconstruct(&mut self, x: &[f32]) -> anyhow::Result<Vec<f32>> {
@@ -213,7 +263,7 @@ impl Trainer for CpuModel {
             x.len().is_multiple_of(self.params.input_size()),
             "whole images expected"
         );
-        Ok(outputs_for(&self.params, x, self.threads))
+        Ok(outputs_for(&self.params, x, &mut self.evaluated, self.threads).to_vec())
     }
 
     fn params(&self) -> anyhow::Result<Params> {

@@ -42,6 +42,20 @@ pub trait Trainer {
     /// may or may not update; the loop stops at the first one.
     fn step(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<()>;
 
+    /// [`Trainer::step`] with `beside` run meanwhile on the run's other threads, if it
+    /// has any (else after the step): how the loop makes the next batch. Neither
+    /// result depends on where `beside` runs.
+    fn step_beside(
+        &mut self,
+        noisy: &[f32],
+        clean: &[f32],
+        beside: &mut (dyn FnMut() + Send),
+    ) -> anyhow::Result<()> {
+        self.step(noisy, clean)?;
+        beside();
+        Ok(())
+    }
+
     /// The costs of the steps since the last call, in order. A GPU waits for its queue
     /// here, so the loop asks only every [`Trainer::cost_interval`] steps.
     fn take_costs(&mut self) -> anyhow::Result<Vec<f64>>;
@@ -53,6 +67,19 @@ pub trait Trainer {
 
     /// The sum over all values of `(output - clean)^2` for `noisy` in, without training.
     fn squared_error(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<f64>;
+
+    /// [`Trainer::squared_error`] with `beside` run meanwhile, as in
+    /// [`Trainer::step_beside`].
+    fn squared_error_beside(
+        &mut self,
+        noisy: &[f32],
+        clean: &[f32],
+        beside: &mut (dyn FnMut() + Send),
+    ) -> anyhow::Result<f64> {
+        let error = self.squared_error(noisy, clean)?;
+        beside();
+        Ok(error)
+    }
 
     /// The model's outputs for the images `x`.
     fn reconstruct(&mut self, x: &[f32]) -> anyhow::Result<Vec<f32>>;

@@ -2,14 +2,12 @@
 //!
 //! Kept apart from the loop so that everything random about the inputs comes from one
 //! place: training, the step-for-step trace (`runner-trace`) and any other consumer see
-//! the same batches for the same config. [`prefetch`] makes them on a thread of their
-//! own, a few batches ahead, so that drawing the noise overlaps the model's step.
-
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::thread::Scope;
+//! the same batches for the same config. [`feed`] makes each batch beside the model's step
+//! on the one before, so that drawing the noise overlaps the step.
 
 use rand::seq::SliceRandom;
 
+use super::ahead::Ahead;
 use super::noise::{self, RunRng, Stream};
 use crate::config::TrainSettings;
 use crate::data::Images;
@@ -82,62 +80,23 @@ impl<'d> Batches<'d> {
     }
 }
 
-/// Batches made ahead: [`prefetch`]'s receiving end, which hands used batches back.
-pub struct Prefetched {
-    ready: Receiver<Batch>,
-    used: SyncSender<Batch>,
-}
+/// The run's batches in order across all its epochs, each made beside the step on the
+/// one before. A thread of its own for them competed for the cores with the step's
+/// helpers, and lost more than it overlapped.
+pub type Feed<'d> = Ahead<Batch, Box<dyn FnMut(usize, &mut Batch) + Send + 'd>>;
 
-impl Prefetched {
-    /// The next batch, in order; `None` once all were taken.
-    pub fn recv(&mut self) -> Option<Batch> {
-        self.ready.recv().ok()
-    }
-
-    /// Returns a batch's buffers for reuse.
-    pub fn give_back(&mut self, batch: Batch) {
-        let _ = self.used.try_send(batch);
-    }
-}
-
-/// Batches made ahead of use.
-const AHEAD: usize = 2;
-
-/// Makes every batch of `epochs` epochs on a thread of `scope`, in order (each epoch
-/// shuffled first), at most [`AHEAD`] ahead of the consumer. Dropping the receiving end
-/// stops the thread. A thread that cannot start (a process limit) is an error.
-pub fn prefetch<'scope, 'd: 'scope>(
-    scope: &'scope Scope<'scope, '_>,
-    mut batches: Batches<'d>,
-    epochs: usize,
-) -> anyhow::Result<Prefetched> {
-    let (send_ready, ready) = sync_channel(AHEAD);
-    let (used, take_used) = sync_channel::<Batch>(AHEAD + 1);
-    let maker = std::thread::Builder::new().name("runner-batches".into());
-    let started = maker.spawn_scoped(scope, move || {
-        dfdx::flush_denormals_to_zero();
-        let mut spare = (0..AHEAD + 1)
-            .map(|_| batches.empty_batch())
-            .collect::<Vec<_>>();
-        for _ in 0..epochs {
+/// The batches of `epochs` epochs as a [`Feed`], each epoch shuffled at its start.
+pub fn feed<'d>(mut batches: Batches<'d>, epochs: usize) -> Feed<'d> {
+    let per_epoch = batches.per_epoch();
+    let buffers = [batches.empty_batch(), batches.empty_batch()];
+    let make = move |i: usize, batch: &mut Batch| {
+        let b = i % per_epoch;
+        if b == 0 {
             batches.shuffle();
-            for b in 0..batches.per_epoch() {
-                let mut batch = match spare.pop() {
-                    Some(batch) => batch,
-                    None => match take_used.recv() {
-                        Ok(batch) => batch,
-                        Err(_) => return,
-                    },
-                };
-                batches.fill(b, &mut batch);
-                if send_ready.send(batch).is_err() {
-                    return;
-                }
-            }
         }
-    });
-    started.map_err(|e| anyhow::anyhow!("cannot start the thread that makes batches: {e}"))?;
-    Ok(Prefetched { ready, used })
+        batches.fill(b, batch);
+    };
+    Ahead::new(epochs * per_epoch, buffers, Box::new(make))
 }
 
 #[cfg(test)]
@@ -185,7 +144,7 @@ mod tests {
     }
 
     #[test]
-    fn prefetched_batches_are_the_batches_in_order() {
+    fn fed_batches_are_the_batches_in_order() {
         let mut train = RunConfig::default().train;
         train.batch_size = 3;
         let imgs = images(10, 4);
@@ -199,25 +158,18 @@ mod tests {
                 direct.push(batch.noisy);
             }
         }
-        let ahead = std::thread::scope(|scope| {
-            let mut p = prefetch(scope, Batches::new(&train, &imgs), 3).unwrap();
-            let mut got = Vec::new();
-            while let Some(batch) = p.recv() {
-                got.push(batch.noisy.clone());
-                p.give_back(batch);
+        let mut feed = feed(Batches::new(&train, &imgs), 3);
+        let mut fed = Vec::new();
+        for _ in 0..direct.len() {
+            {
+                let (batch, mut make_next) = feed.current_and_next();
+                fed.push(batch.noisy.clone());
+                make_next();
+                make_next();
             }
-            got
-        });
-        assert_eq!(ahead, direct);
-    }
-
-    #[test]
-    fn dropping_the_receiver_stops_the_maker() {
-        let train = RunConfig::default().train;
-        let imgs = images(1000, 4);
-        std::thread::scope(|scope| {
-            let mut p = prefetch(scope, Batches::new(&train, &imgs), 1_000_000).unwrap();
-            assert!(p.recv().is_some());
-        });
+            feed.advance().unwrap();
+        }
+        assert_eq!(fed, direct);
+        feed.advance().unwrap();
     }
 }

@@ -5,6 +5,7 @@
 //! N(0, 1) (unclipped), target = clean, MSE loss, Adam. After each epoch the MSE on the
 //! whole test set, with a noise draw fixed per run so epochs compare.
 
+pub mod ahead;
 pub mod batches;
 pub mod noise;
 pub mod pack;
@@ -23,7 +24,8 @@ use crate::error::input_error;
 use crate::model::cpu::CpuModel;
 use crate::model::{Params, Trainer};
 use crate::report;
-pub use batches::Batches;
+use ahead::Ahead;
+pub use batches::{Batches, Feed};
 use noise::{RunRng, Stream};
 
 /// Costs after one epoch, as written to `metrics.csv`.
@@ -212,36 +214,33 @@ fn train_with(
         n => n,
     };
     let mut metrics = Vec::new();
-    std::thread::scope(|scope| {
-        let mut ahead = batches::prefetch(scope, Batches::new(t, &data.train), t.epochs)?;
-        for epoch in 1..=t.epochs {
-            let started = Instant::now();
-            let sum = train_epoch(
-                model,
-                &mut ahead,
-                hooks,
-                epoch,
-                (per_epoch, interval),
-                t.epochs,
-            )?;
-            if hooks.cancel.load(Ordering::Relaxed) {
-                return Err(Cancelled.into());
-            }
-            let test_cost = test.cost(model, &data.test)? as f32;
-            if !test_cost.is_finite() {
-                bail!("diverged at epoch {epoch}: test cost is {test_cost}; try a lower learning_rate");
-            }
-            let m = EpochMetrics {
-                epoch,
-                train_cost: (sum / per_epoch as f64) as f32,
-                test_cost,
-                seconds: started.elapsed().as_secs_f64(),
-            };
-            (hooks.on_epoch)(&m);
-            metrics.push(m);
+    let mut feed = batches::feed(Batches::new(t, &data.train), t.epochs);
+    for epoch in 1..=t.epochs {
+        let started = Instant::now();
+        let sum = train_epoch(
+            model,
+            &mut feed,
+            hooks,
+            epoch,
+            (per_epoch, interval),
+            t.epochs,
+        )?;
+        if hooks.cancel.load(Ordering::Relaxed) {
+            return Err(Cancelled.into());
         }
-        Ok(())
-    })?;
+        let test_cost = test.cost(model, &data.test)? as f32;
+        if !test_cost.is_finite() {
+            bail!("diverged at epoch {epoch}: test cost is {test_cost}; try a lower learning_rate");
+        }
+        let m = EpochMetrics {
+            epoch,
+            train_cost: (sum / per_epoch as f64) as f32,
+            test_cost,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        (hooks.on_epoch)(&m);
+        metrics.push(m);
+    }
     let reconstruction_png = test.reconstruction(model, &data.test)?;
     Ok(Trained {
         params: model.params()?,
@@ -253,7 +252,7 @@ fn train_with(
 /// One epoch's steps; returns the sum of their costs.
 fn train_epoch(
     model: &mut dyn Trainer,
-    ahead: &mut batches::Prefetched,
+    feed: &mut Feed,
     hooks: &Hooks,
     epoch: usize,
     (per_epoch, interval): (usize, usize),
@@ -266,11 +265,11 @@ fn train_epoch(
             return Err(Cancelled.into());
         }
         model.set_threads((hooks.threads)());
-        let batch = ahead
-            .recv()
-            .ok_or_else(|| anyhow::anyhow!("the batch maker stopped early"))?;
-        model.step(&batch.noisy, &batch.clean)?;
-        ahead.give_back(batch);
+        {
+            let (batch, mut make_next) = feed.current_and_next();
+            model.step_beside(&batch.noisy, &batch.clean, &mut make_next)?;
+        }
+        feed.advance()?;
         if (b + 1) % interval == 0 || b + 1 == per_epoch {
             for cost in model.take_costs()? {
                 seen += 1;
@@ -300,6 +299,30 @@ pub(crate) struct TestNoise {
     level: f32,
 }
 
+/// A chunk of test images, clean and noisy, in buffers sized for a whole chunk.
+struct Chunk {
+    clean: Vec<f32>,
+    noisy: Vec<f32>,
+    /// Values in use (the last chunk may be short).
+    len: usize,
+}
+
+impl Chunk {
+    fn for_images(test: &Images) -> Self {
+        let size = TEST_CHUNK.min(test.len()) * test.dim();
+        Chunk {
+            clean: vec![0.0; size],
+            noisy: vec![0.0; size],
+            len: 0,
+        }
+    }
+
+    /// (clean, noisy).
+    fn images(&self) -> (&[f32], &[f32]) {
+        (&self.clean[..self.len], &self.noisy[..self.len])
+    }
+}
+
 impl TestNoise {
     pub(crate) fn new(t: &TrainSettings) -> Self {
         TestNoise {
@@ -308,13 +331,24 @@ impl TestNoise {
         }
     }
 
-    /// MSE over all pixels of all test images, summed in f64.
+    /// MSE over all pixels of all test images, summed in f64. Each chunk's noise is
+    /// drawn beside the model's pass over the chunk before.
     fn cost(&self, model: &mut dyn Trainer, test: &Images) -> anyhow::Result<f64> {
+        let count = test.len().div_ceil(TEST_CHUNK);
+        let mut rng = self.start.clone();
+        let buffers = [Chunk::for_images(test), Chunk::for_images(test)];
+        let mut chunks = Ahead::new(count, buffers, |i, chunk: &mut Chunk| {
+            self.fill_chunk(test, &mut rng, i, chunk)
+        });
         let mut total = 0f64;
-        self.chunks(test, |clean, noisy| {
-            total += model.squared_error(noisy, clean)?;
-            Ok(())
-        })?;
+        for _ in 0..count {
+            {
+                let (chunk, mut make_next) = chunks.current_and_next();
+                let (clean, noisy) = chunk.images();
+                total += model.squared_error_beside(noisy, clean, &mut make_next)?;
+            }
+            chunks.advance()?;
+        }
         Ok(total / (test.len() * test.dim()) as f64)
     }
 
@@ -325,18 +359,25 @@ impl TestNoise {
         test: &Images,
         mut f: impl FnMut(&[f32], &[f32]) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        let dim = test.dim();
         let mut rng = self.start.clone();
-        let mut clean = vec![0f32; TEST_CHUNK.min(test.len()) * dim];
-        let mut noisy = clean.clone();
-        let indices: Vec<usize> = (0..test.len()).collect();
-        for chunk in indices.chunks(TEST_CHUNK) {
-            let len = chunk.len() * dim;
-            test.fill_f32(chunk, &mut clean[..len]);
-            noise::add_noise(&mut rng, self.level, &clean[..len], &mut noisy[..len]);
-            f(&clean[..len], &noisy[..len])?;
+        let mut chunk = Chunk::for_images(test);
+        for i in 0..test.len().div_ceil(TEST_CHUNK) {
+            self.fill_chunk(test, &mut rng, i, &mut chunk);
+            let (clean, noisy) = chunk.images();
+            f(clean, noisy)?;
         }
         Ok(())
+    }
+
+    /// Chunk `i` of the test set, its noise drawn from `rng` (which must have drawn the
+    /// chunks before it).
+    fn fill_chunk(&self, test: &Images, rng: &mut RunRng, i: usize, chunk: &mut Chunk) {
+        let first = i * TEST_CHUNK;
+        let indices: Vec<usize> = (first..test.len().min(first + TEST_CHUNK)).collect();
+        chunk.len = indices.len() * test.dim();
+        let (clean, noisy) = (&mut chunk.clean[..chunk.len], &mut chunk.noisy[..chunk.len]);
+        test.fill_f32(&indices, clean);
+        noise::add_noise(rng, self.level, clean, noisy);
     }
 
     /// The first test images, clean and noisy (as the test cost sees them), and their
