@@ -12,14 +12,16 @@
 //!   product FLOPs at the best single-thread sgemm speed on the step's own shapes;
 //! - the real training loop's time per step (batch assembly, noise, forward, backward,
 //!   Adam) and that as a multiple of the bound;
+//! - the same loop on every core of the machine (the helpers a run gets when fewer runs
+//!   than cores are going), wall time per step against one thread's;
 //! - the work outside the products timed alone with the same kernels, to show where the
 //!   rest of the step goes: making a batch (pixels to floats, 78,400 normals), Adam over
 //!   all parameters, bias + activation forward, the output's sigmoid + MSE backward.
 //!
 //! Times are CPU time (on a busy machine wall time also counts waiting for a core): the
-//! calling thread's for the products and parts, the whole process's for the step (its
-//! batches are made on a second thread); medians over rounds that alternate products and
-//! steps, so a ratio compares like with like. About 30 s in all. Synthetic images (a step's speed
+//! calling thread's for the products and parts, the whole process's for the step;
+//! except the comparison of thread counts, in wall time. Medians over rounds that
+//! alternate products and steps, so a ratio compares like with like. About 30 s in all. Synthetic images (a step's speed
 //! hardly depends on the pixels) and a tiny test set, so an epoch is almost all steps.
 
 mod common;
@@ -199,28 +201,40 @@ fn images(count: usize) -> Images {
     Images::new(Arc::<[u8]>::from(bytes), 784)
 }
 
-/// CPU seconds per step of the real training loop, all its threads counted (the batches
-/// are made on a thread of their own).
-fn seconds_per_step(hidden: &[usize], data: &Dataset) -> f64 {
+/// CPU seconds per step of the real training loop on one thread (batches and all), wall
+/// seconds per step of the same loop on `threads` threads of the global pool, and the
+/// run's costs.
+fn seconds_per_step(hidden: &[usize], data: &Dataset, threads: usize) -> (f64, f64, Vec<f32>) {
     let mut config = RunConfig::default();
     config.train.hidden = hidden.to_vec();
     config.train.batch_size = BATCH;
     config.train.epochs = EPOCHS;
     let flag = AtomicBool::new(false);
-    // CPU time of the epochs after the first, whose end its hook marks.
-    let warm_cpu = std::sync::Mutex::new(0.0);
+    // CPU time and wall time of the epochs after the first, whose end its hook marks.
+    let warm = std::sync::Mutex::new((0.0, 0.0));
     let first = |m: &train::EpochMetrics| {
+        let mut warm = warm.lock().unwrap();
         if m.epoch == 1 {
-            *warm_cpu.lock().unwrap() = process_cpu_seconds();
+            warm.0 = process_cpu_seconds();
+        } else {
+            warm.1 += m.seconds;
         }
     };
+    let threads = move || threads;
     let hooks = Hooks {
         on_epoch: &first,
+        threads: &threads,
         ..Hooks::quiet(&flag)
     };
-    train::train(&config, data, &hooks).unwrap();
-    let cpu = process_cpu_seconds() - *warm_cpu.lock().unwrap();
-    cpu / ((EPOCHS - 1) * STEPS_PER_EPOCH) as f64
+    let trained = train::train(&config, data, &hooks).unwrap();
+    let (cpu, wall) = *warm.lock().unwrap();
+    let steps = ((EPOCHS - 1) * STEPS_PER_EPOCH) as f64;
+    let costs = trained
+        .metrics
+        .iter()
+        .flat_map(|m| [m.train_cost, m.test_cost])
+        .collect();
+    ((process_cpu_seconds() - cpu) / steps, wall / steps, costs)
 }
 
 /// CPU seconds of the step's work outside the products, each part alone:
@@ -326,6 +340,10 @@ fn main() {
         .map(|ps| vec![[Vec::new(), Vec::new()]; ps.len()])
         .collect::<Vec<_>>();
     let mut step_times = vec![Vec::new(); archs.len()];
+    // Wall time per step on one thread and on every core, side by side.
+    let cores = rayon::current_num_threads();
+    let (mut one_wall, mut many_wall) = (step_times.clone(), step_times.clone());
+    let mut same_costs = vec![true; archs.len()];
     let mut outside = vec![vec![Vec::new(); 4]; archs.len()];
     for _ in 0..ROUNDS {
         for (a, hidden) in archs.iter().enumerate() {
@@ -334,7 +352,14 @@ fn main() {
                 product_times[a][i][0].push(new);
                 product_times[a][i][1].push(old);
             }
-            step_times[a].push(seconds_per_step(hidden, &data));
+            let (cpu, wall, costs) = seconds_per_step(hidden, &data, 1);
+            step_times[a].push(cpu);
+            one_wall[a].push(wall);
+            if cores > 1 {
+                let (_, wall, many_costs) = seconds_per_step(hidden, &data, cores);
+                many_wall[a].push(wall);
+                same_costs[a] &= many_costs == costs;
+            }
             for (k, t) in outside_products(hidden, &data, 41).into_iter().enumerate() {
                 outside[a][k].push(t);
             }
@@ -378,6 +403,16 @@ fn main() {
             step / bound,
             100.0 * bound / step
         );
+        if cores > 1 {
+            let (one, many) = (median(one_wall[a].clone()), median(many_wall[a].clone()));
+            println!(
+                "  on {cores} threads: {:.3} ms/step wall, {:.2}x faster than on one ({:.3} ms/step wall); costs {}",
+                many * 1e3,
+                one / many,
+                one * 1e3,
+                if same_costs[a] { "identical" } else { "DIFFER" }
+            );
+        }
         let parts = [
             "making a batch (pixels, 78,400 normals)",
             "Adam, all parameters",
