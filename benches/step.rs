@@ -282,7 +282,13 @@ fn outside_products(hidden: &[usize], data: &Dataset, repeats: usize) -> [f64; 4
     let mut delta = vec![0f32; out.len()];
     let loss = time(
         &mut || {
-            std::hint::black_box(activation::sigmoid_mse(out, &batch.clean, &mut delta, 784));
+            std::hint::black_box(activation::sigmoid_mse(
+                out,
+                &batch.clean,
+                &mut delta,
+                784,
+                Threads::ONE,
+            ));
         },
         repeats,
     );

@@ -131,18 +131,50 @@ simd! {
 /// `t` (`n` values in all), writes `delta = 2 (y - t) / n * y (1 - y)`, the gradient of
 /// the mean squared error with respect to the layer's pre-activation, and returns the
 /// mean squared error, summed in f64.
-pub fn sigmoid_mse(y: &[f32], target: &[f32], delta: &mut [f32], cols: usize) -> f64 {
+pub fn sigmoid_mse(
+    y: &[f32],
+    target: &[f32],
+    delta: &mut [f32],
+    cols: usize,
+    threads: Threads,
+) -> f64 {
     assert!(y.len() == target.len() && y.len() == delta.len());
     let scale = 2.0 / y.len() as f32;
+    let rows = rows_per_task(y.len(), cols, threads);
+    let row_sums: Vec<f64> = if rows < y.len() / cols.max(1) {
+        y.par_chunks(rows * cols)
+            .zip(target.par_chunks(rows * cols))
+            .zip(delta.par_chunks_mut(rows * cols))
+            .flat_map_iter(|((y, t), d)| sigmoid_mse_rows(y, t, d, cols, scale))
+            .collect()
+    } else {
+        sigmoid_mse_rows(y, target, delta, cols, scale)
+    };
+    // Summed in row order, as on one thread.
     let mut sum = 0f64;
-    for ((y, t), d) in y
-        .chunks(cols)
-        .zip(target.chunks(cols))
-        .zip(delta.chunks_mut(cols))
-    {
-        sum += sigmoid_mse_row(y, t, d, scale);
+    for s in row_sums {
+        sum += s;
     }
     sum / y.len() as f64
+}
+
+/// [`sigmoid_mse`] on whole rows; each row's squared error.
+fn sigmoid_mse_rows(y: &[f32], t: &[f32], delta: &mut [f32], cols: usize, scale: f32) -> Vec<f64> {
+    y.chunks(cols)
+        .zip(t.chunks(cols))
+        .zip(delta.chunks_mut(cols))
+        .map(|((y, t), d)| sigmoid_mse_row(y, t, d, scale))
+        .collect()
+}
+
+/// Rows a task takes: all of them on one thread.
+fn rows_per_task(len: usize, cols: usize, threads: Threads) -> usize {
+    let rows = len / cols.max(1);
+    if threads.many() && rows > ROWS_PER_TASK {
+        ROWS_PER_TASK
+    } else {
+        rows.max(1)
+    }
 }
 
 simd! {
@@ -155,12 +187,25 @@ simd! {
 }
 
 /// The sum of `(y - t)^2`, in f64.
-pub fn squared_error(y: &[f32], target: &[f32], cols: usize) -> f64 {
+pub fn squared_error(y: &[f32], target: &[f32], cols: usize, threads: Threads) -> f64 {
     assert_eq!(y.len(), target.len());
-    y.chunks(cols)
-        .zip(target.chunks(cols))
-        .map(|(y, t)| squared_error_row(y, t))
-        .sum()
+    let rows = rows_per_task(y.len(), cols, threads);
+    let row_sums = |(y, t): (&[f32], &[f32])| -> Vec<f64> {
+        y.chunks(cols)
+            .zip(t.chunks(cols))
+            .map(|(y, t)| squared_error_row(y, t))
+            .collect()
+    };
+    let sums: Vec<f64> = if rows < y.len() / cols.max(1) {
+        y.par_chunks(rows * cols)
+            .zip(target.par_chunks(rows * cols))
+            .flat_map_iter(row_sums)
+            .collect()
+    } else {
+        row_sums((y, target))
+    };
+    // Summed in row order, as on one thread.
+    sums.into_iter().sum()
 }
 
 simd! {
@@ -295,7 +340,7 @@ mod tests {
             .map(|i| ((i * 7) % 5) as f32 / 4.0)
             .collect();
         let mut delta = vec![0f32; y.len()];
-        let cost = sigmoid_mse(&y, &t, &mut delta, cols);
+        let cost = sigmoid_mse(&y, &t, &mut delta, cols, Threads::ONE);
         let n = y.len() as f64;
         let want: f64 = y
             .iter()
@@ -304,7 +349,7 @@ mod tests {
             .sum::<f64>()
             / n;
         assert!((cost - want).abs() < 1e-12);
-        assert!((squared_error(&y, &t, cols) / n - want).abs() < 1e-12);
+        assert!((squared_error(&y, &t, cols, Threads::ONE) / n - want).abs() < 1e-12);
         for i in 0..y.len() {
             let (a, b) = (y[i] as f64, t[i] as f64);
             let g = 2.0 * (a - b) / n * a * (1.0 - a);
@@ -339,5 +384,38 @@ mod tests {
             .iter()
             .zip(&many)
             .all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    #[test]
+    fn threads_do_not_change_the_cost_bits() {
+        let cols = 784;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        for rows in [1, 24, 25, 26, 100, 1000] {
+            let y: Vec<f32> = (0..rows * cols)
+                .map(|i| 0.5 + 0.4 * (i as f32 * 0.37).sin())
+                .collect();
+            let t: Vec<f32> = (0..rows * cols).map(|i| (i % 7) as f32 / 7.0).collect();
+            let mut d_one = vec![0f32; y.len()];
+            let one = sigmoid_mse(&y, &t, &mut d_one, cols, Threads::ONE);
+            let sq_one = squared_error(&y, &t, cols, Threads::ONE);
+            for threads in [2, 3] {
+                let mut d_many = vec![0f32; y.len()];
+                let (many, sq_many) = pool.install(|| {
+                    (
+                        sigmoid_mse(&y, &t, &mut d_many, cols, Threads(threads)),
+                        squared_error(&y, &t, cols, Threads(threads)),
+                    )
+                });
+                assert_eq!(one.to_bits(), many.to_bits(), "{rows} rows");
+                assert_eq!(sq_one.to_bits(), sq_many.to_bits(), "{rows} rows");
+                assert!(d_one
+                    .iter()
+                    .zip(&d_many)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()));
+            }
+        }
     }
 }

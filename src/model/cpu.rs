@@ -119,6 +119,7 @@ impl CpuModel {
             clean,
             &mut self.delta[..batch * out_cols],
             out_cols,
+            threads,
         );
         if !cost.is_finite() {
             return Ok(cost);
@@ -252,7 +253,7 @@ impl Trainer for CpuModel {
         Ok(self.beside(
             |model| {
                 let out = outputs_for(&model.params, noisy, &mut model.evaluated, model.threads);
-                activation::squared_error(out, clean, dim)
+                activation::squared_error(out, clean, dim, model.threads)
             },
             beside,
         ))
