@@ -50,7 +50,7 @@ impl Threads {
 }
 
 /// Runs `work` on a thread of the current rayon pool with `threads - 1` other pool
-/// threads kept awake until it ends, so that the pieces its kernels split off are taken
+/// threads kept awake until it ends (denormals flushed to zero on all of them), so that the pieces its kernels split off are taken
 /// at once. A rayon thread that finds no work soon sleeps, and waking it for each of a
 /// step's dozen small kernels cost more than the kernels gained. The helpers run other
 /// queued work meanwhile (`rayon::yield_now`), so nothing waits on them.
@@ -65,9 +65,19 @@ pub fn helped<R: Send>(threads: Threads, work: impl FnOnce() -> R + Send) -> R {
         for _ in 1..threads.0 {
             s.spawn(move |_| keep_helping(done, worker));
         }
+        dfdx::flush_denormals_to_zero();
         let result = work();
         done.store(true, std::sync::atomic::Ordering::Release);
         result
+    })
+}
+
+/// Runs `work` on a thread of the current rayon pool (the calling thread waits), denormals
+/// flushed to zero there as on the runs' own threads.
+pub fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| {
+        dfdx::flush_denormals_to_zero();
+        work()
     })
 }
 
@@ -77,6 +87,7 @@ fn keep_helping(done: &std::sync::atomic::AtomicBool, worker: Option<usize>) {
     if rayon::current_thread_index() == worker {
         return;
     }
+    dfdx::flush_denormals_to_zero();
     while !done.load(std::sync::atomic::Ordering::Acquire) {
         if rayon::yield_now() != Some(rayon::Yield::Executed) {
             std::hint::spin_loop();
