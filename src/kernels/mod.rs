@@ -50,10 +50,13 @@ impl Threads {
 }
 
 /// Runs `work` on a thread of the current rayon pool with `threads - 1` other pool
-/// threads kept awake until it ends (denormals flushed to zero on all of them), so that the pieces its kernels split off are taken
-/// at once. A rayon thread that finds no work soon sleeps, and waking it for each of a
-/// step's dozen small kernels cost more than the kernels gained. The helpers run other
-/// queued work meanwhile (`rayon::yield_now`), so nothing waits on them.
+/// threads kept awake until it ends, so that the pieces its kernels split off are taken
+/// at once; denormals are flushed to zero on all of them, as on the runs' own threads.
+/// A rayon thread that finds no work soon sleeps, and waking it for each of a step's
+/// dozen small kernels cost more than the kernels gained. The helpers run other queued
+/// work meanwhile (`rayon::yield_now`), so nothing waits on them; that may be another
+/// run's step, which is why a run hands the pool one step at a time and not a whole
+/// epoch: a helper that took another run's epoch would hold this step up for all of it.
 pub fn helped<R: Send>(threads: Threads, work: impl FnOnce() -> R + Send) -> R {
     if !threads.many() {
         return work();
@@ -69,15 +72,6 @@ pub fn helped<R: Send>(threads: Threads, work: impl FnOnce() -> R + Send) -> R {
         let result = work();
         done.store(true, std::sync::atomic::Ordering::Release);
         result
-    })
-}
-
-/// Runs `work` on a thread of the current rayon pool (the calling thread waits), denormals
-/// flushed to zero there as on the runs' own threads.
-pub fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
-    rayon::scope(|_| {
-        dfdx::flush_denormals_to_zero();
-        work()
     })
 }
 

@@ -21,7 +21,6 @@ use crate::config::{RunConfig, TrainSettings};
 use crate::data::{Dataset, Images};
 use crate::device::Slot;
 use crate::error::input_error;
-use crate::kernels;
 use crate::model::cpu::CpuModel;
 use crate::model::{Params, Trainer};
 use crate::report;
@@ -199,7 +198,7 @@ fn batches_per_epoch(t: &TrainSettings, data: &Dataset) -> anyhow::Result<usize>
 /// on the host from the run's own streams, so every engine sees the same numbers; only
 /// the arithmetic differs.
 fn train_with(
-    model: &mut (dyn Trainer + Send),
+    model: &mut dyn Trainer,
     config: &RunConfig,
     data: &Dataset,
     hooks: &Hooks,
@@ -250,28 +249,9 @@ fn train_with(
     })
 }
 
-/// One epoch's steps; returns the sum of their costs. When the run has helpers at the
-/// epoch's start, the epoch runs on a thread of the compute pool: handed to the pool
-/// anew every step, the step put the run's own thread to sleep and woke a pool thread
-/// each time, about 2% of a step on two cores.
+/// One epoch's steps; returns the sum of their costs.
 fn train_epoch(
-    model: &mut (dyn Trainer + Send),
-    feed: &mut Feed,
-    hooks: &Hooks,
-    epoch: usize,
-    shape: (usize, usize),
-    epochs: usize,
-) -> anyhow::Result<f64> {
-    if (hooks.threads)() > 1 {
-        kernels::on_pool(|| epoch_steps(model, feed, hooks, epoch, shape, epochs))
-    } else {
-        epoch_steps(model, feed, hooks, epoch, shape, epochs)
-    }
-}
-
-/// [`train_epoch`]'s loop, on whatever thread it is called.
-fn epoch_steps(
-    model: &mut (dyn Trainer + Send),
+    model: &mut dyn Trainer,
     feed: &mut Feed,
     hooks: &Hooks,
     epoch: usize,
