@@ -1,7 +1,7 @@
 //! A sequence made one item ahead of its use: item `i + 1` is made while the consumer
 //! works on item `i`, on another of the run's threads when it has one
 //! ([`crate::model::Trainer::step_beside`]). The training batches and the test set's
-//! noisy chunks are made this way: drawing their noise is a tenth of a step and a third
+//! noisy chunks are made this way: drawing their noise is a twelfth of a step and a sixth
 //! of the test cost, and overlapped costs no wall time on a second core.
 
 /// `total` items, each made by `make(i, buffer)` into one of two buffers, in order.
