@@ -216,10 +216,6 @@ fn outputs_for<'o>(
 }
 
 impl Trainer for CpuModel {
-    fn step(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<()> {
-        self.step_beside(noisy, clean, &mut || {})
-    }
-
     fn step_beside(
         &mut self,
         noisy: &[f32],
@@ -233,10 +229,6 @@ impl Trainer for CpuModel {
 
     fn take_costs(&mut self) -> anyhow::Result<Vec<f64>> {
         Ok(std::mem::take(&mut self.costs))
-    }
-
-    fn squared_error(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<f64> {
-        self.squared_error_beside(noisy, clean, &mut || {})
     }
 
     fn squared_error_beside(

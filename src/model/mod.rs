@@ -40,7 +40,9 @@ pub trait Trainer {
     /// One optimizer step on a batch (row-major images). Its cost, computed before the
     /// update, is kept until [`Trainer::take_costs`]. A step whose cost is not finite
     /// may or may not update; the loop stops at the first one.
-    fn step(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<()>;
+    fn step(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<()> {
+        self.step_beside(noisy, clean, &mut || {})
+    }
 
     /// [`Trainer::step`] with `beside` run meanwhile on the run's other threads, if it
     /// has any (else after the step): how the loop makes the next batch. Neither
@@ -50,11 +52,7 @@ pub trait Trainer {
         noisy: &[f32],
         clean: &[f32],
         beside: &mut (dyn FnMut() + Send),
-    ) -> anyhow::Result<()> {
-        self.step(noisy, clean)?;
-        beside();
-        Ok(())
-    }
+    ) -> anyhow::Result<()>;
 
     /// The costs of the steps since the last call, in order. A GPU waits for its queue
     /// here, so the loop asks only every [`Trainer::cost_interval`] steps.
@@ -66,7 +64,9 @@ pub trait Trainer {
     }
 
     /// The sum over all values of `(output - clean)^2` for `noisy` in, without training.
-    fn squared_error(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<f64>;
+    fn squared_error(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<f64> {
+        self.squared_error_beside(noisy, clean, &mut || {})
+    }
 
     /// [`Trainer::squared_error`] with `beside` run meanwhile, as in
     /// [`Trainer::step_beside`].
@@ -75,11 +75,7 @@ pub trait Trainer {
         noisy: &[f32],
         clean: &[f32],
         beside: &mut (dyn FnMut() + Send),
-    ) -> anyhow::Result<f64> {
-        let error = self.squared_error(noisy, clean)?;
-        beside();
-        Ok(error)
-    }
+    ) -> anyhow::Result<f64>;
 
     /// The model's outputs for the images `x`.
     fn reconstruct(&mut self, x: &[f32]) -> anyhow::Result<Vec<f32>>;

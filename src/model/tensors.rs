@@ -180,9 +180,16 @@ pub(super) fn adam_step<S: Shape, D: ModelDevice>(
 }
 
 impl<D: ModelDevice> Trainer for TensorModel<D> {
-    fn step(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<()> {
+    /// On one thread: `beside` runs after the step.
+    fn step_beside(
+        &mut self,
+        noisy: &[f32],
+        clean: &[f32],
+        beside: &mut (dyn FnMut() + Send),
+    ) -> anyhow::Result<()> {
         let cost = self.train_step(noisy, clean)?;
         self.costs.push(cost);
+        beside();
         Ok(())
     }
 
@@ -190,8 +197,14 @@ impl<D: ModelDevice> Trainer for TensorModel<D> {
         Ok(std::mem::take(&mut self.costs))
     }
 
-    fn squared_error(&mut self, noisy: &[f32], clean: &[f32]) -> anyhow::Result<f64> {
+    fn squared_error_beside(
+        &mut self,
+        noisy: &[f32],
+        clean: &[f32],
+        beside: &mut (dyn FnMut() + Send),
+    ) -> anyhow::Result<f64> {
         let cost = mse_loss(self.forward(self.matrix(noisy)), self.matrix(clean)).array();
+        beside();
         Ok(cost as f64 * noisy.len() as f64)
     }
 
