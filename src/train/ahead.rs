@@ -33,9 +33,14 @@ impl<T: Send, M: FnMut(usize, &mut T) + Send> Ahead<T, M> {
         }
     }
 
-    /// The item to work on now and the work that makes the one after it (nothing after
-    /// the last; nothing when called again), to run beside.
-    pub fn current_and_next(&mut self) -> (&T, impl FnMut() + Send + use<'_, T, M>) {
+    /// Calls `work` with the current item and the work that makes the one after it
+    /// (nothing after the last; nothing when called again), to run beside; then moves
+    /// on to that item. An error from `work`, or when it did not make the next item and
+    /// items remain.
+    pub fn take<R>(
+        &mut self,
+        work: impl FnOnce(&T, &mut (dyn FnMut() + Send)) -> anyhow::Result<R>,
+    ) -> anyhow::Result<R> {
         let Ahead {
             make,
             made,
@@ -45,26 +50,20 @@ impl<T: Send, M: FnMut(usize, &mut T) + Send> Ahead<T, M> {
             next_ready,
         } = self;
         *next_ready = false;
-        let make_next = move || {
+        let mut make_next = || {
             if *made < *total && !*next_ready {
                 make(*made, next);
                 *made += 1;
                 *next_ready = true;
             }
         };
-        (&*current, make_next)
-    }
-
-    /// Moves on to the item made by the work of the last [`Ahead::current_and_next`];
-    /// an error when that work did not run and items remain.
-    pub fn advance(&mut self) -> anyhow::Result<()> {
+        let result = work(current, &mut make_next)?;
         if self.next_ready {
             std::mem::swap(&mut self.current, &mut self.next);
-            self.next_ready = false;
         } else {
             anyhow::ensure!(self.made == self.total, "the next item was not made");
         }
-        Ok(())
+        Ok(result)
     }
 }
 
@@ -82,15 +81,16 @@ mod tests {
                 *x = 10 * i;
             });
             for _ in 0..4 {
-                {
-                    let (x, mut make_next) = ahead.current_and_next();
-                    seen.push(*x);
-                    make_next();
-                    make_next();
-                }
-                ahead.advance().unwrap();
+                ahead
+                    .take(|x, make_next| {
+                        seen.push(*x);
+                        make_next();
+                        make_next();
+                        Ok(())
+                    })
+                    .unwrap();
             }
-            ahead.advance().unwrap();
+            ahead.take(|_, _| Ok(())).unwrap();
         }
         assert_eq!(seen, [0, 10, 20, 30]);
         assert_eq!(calls, [0, 1, 2, 3]);
@@ -99,17 +99,17 @@ mod tests {
     #[test]
     fn moving_on_without_making_the_next_item_is_an_error() {
         let mut ahead = Ahead::new(2, [0, 0], |i, x: &mut usize| *x = i);
-        let _ = ahead.current_and_next();
-        assert!(ahead.advance().is_err());
+        assert!(ahead.take(|_, _| Ok(())).is_err());
     }
 
     #[test]
     fn an_empty_sequence_makes_nothing() {
         let mut ahead = Ahead::new(0, [1, 1], |_, _: &mut usize| panic!("made"));
-        {
-            let (_, mut make_next) = ahead.current_and_next();
-            make_next();
-        }
-        ahead.advance().unwrap();
+        ahead
+            .take(|_, make_next| {
+                make_next();
+                Ok(())
+            })
+            .unwrap();
     }
 }

@@ -161,15 +161,15 @@ mod tests {
         let mut feed = feed(Batches::new(&train, &imgs), 3);
         let mut fed = Vec::new();
         for _ in 0..direct.len() {
-            {
-                let (batch, mut make_next) = feed.current_and_next();
+            feed.take(|batch, make_next| {
                 fed.push(batch.noisy.clone());
                 make_next();
                 make_next();
-            }
-            feed.advance().unwrap();
+                Ok(())
+            })
+            .unwrap();
         }
         assert_eq!(fed, direct);
-        feed.advance().unwrap();
+        feed.take(|_, _| Ok(())).unwrap();
     }
 }

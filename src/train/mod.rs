@@ -265,11 +265,7 @@ fn train_epoch(
             return Err(Cancelled.into());
         }
         model.set_threads((hooks.threads)());
-        {
-            let (batch, mut make_next) = feed.current_and_next();
-            model.step_beside(&batch.noisy, &batch.clean, &mut make_next)?;
-        }
-        feed.advance()?;
+        feed.take(|batch, make_next| model.step_beside(&batch.noisy, &batch.clean, make_next))?;
         if (b + 1) % interval == 0 || b + 1 == per_epoch {
             for cost in model.take_costs()? {
                 seen += 1;
@@ -342,12 +338,10 @@ impl TestNoise {
         });
         let mut total = 0f64;
         for _ in 0..count {
-            {
-                let (chunk, mut make_next) = chunks.current_and_next();
+            total += chunks.take(|chunk, make_next| {
                 let (clean, noisy) = chunk.images();
-                total += model.squared_error_beside(noisy, clean, &mut make_next)?;
-            }
-            chunks.advance()?;
+                model.squared_error_beside(noisy, clean, make_next)
+            })?;
         }
         Ok(total / (test.len() * test.dim()) as f64)
     }
