@@ -140,15 +140,14 @@ pub fn sigmoid_mse(
 ) -> f64 {
     assert!(y.len() == target.len() && y.len() == delta.len());
     let scale = 2.0 / y.len() as f32;
-    let rows = rows_per_task(y.len(), cols, threads);
-    let row_sums: Vec<f64> = if rows < y.len() / cols.max(1) {
-        y.par_chunks(rows * cols)
-            .zip(target.par_chunks(rows * cols))
-            .zip(delta.par_chunks_mut(rows * cols))
+    let row_sums: Vec<f64> = match task_len(y.len(), cols, threads) {
+        Some(len) => y
+            .par_chunks(len)
+            .zip(target.par_chunks(len))
+            .zip(delta.par_chunks_mut(len))
             .flat_map_iter(|((y, t), d)| sigmoid_mse_rows(y, t, d, cols, scale))
-            .collect()
-    } else {
-        sigmoid_mse_rows(y, target, delta, cols, scale)
+            .collect(),
+        None => sigmoid_mse_rows(y, target, delta, cols, scale),
     };
     // Summed in row order, as on one thread.
     let mut sum = 0f64;
@@ -167,16 +166,6 @@ fn sigmoid_mse_rows(y: &[f32], t: &[f32], delta: &mut [f32], cols: usize, scale:
         .collect()
 }
 
-/// Rows a task takes: all of them on one thread.
-fn rows_per_task(len: usize, cols: usize, threads: Threads) -> usize {
-    let rows = len / cols.max(1);
-    if threads.many() && rows > ROWS_PER_TASK {
-        ROWS_PER_TASK
-    } else {
-        rows.max(1)
-    }
-}
-
 simd! {
     fn sigmoid_mse_row(y: &[f32], t: &[f32], delta: &mut [f32], scale: f32) -> f64 {
         for ((d, &y), &t) in delta.iter_mut().zip(y).zip(t) {
@@ -189,20 +178,19 @@ simd! {
 /// The sum of `(y - t)^2`, in f64.
 pub fn squared_error(y: &[f32], target: &[f32], cols: usize, threads: Threads) -> f64 {
     assert_eq!(y.len(), target.len());
-    let rows = rows_per_task(y.len(), cols, threads);
     let row_sums = |(y, t): (&[f32], &[f32])| -> Vec<f64> {
         y.chunks(cols)
             .zip(t.chunks(cols))
             .map(|(y, t)| squared_error_row(y, t))
             .collect()
     };
-    let sums: Vec<f64> = if rows < y.len() / cols.max(1) {
-        y.par_chunks(rows * cols)
-            .zip(target.par_chunks(rows * cols))
+    let sums: Vec<f64> = match task_len(y.len(), cols, threads) {
+        Some(len) => y
+            .par_chunks(len)
+            .zip(target.par_chunks(len))
             .flat_map_iter(row_sums)
-            .collect()
-    } else {
-        row_sums((y, target))
+            .collect(),
+        None => row_sums((y, target)),
     };
     // Summed in row order, as on one thread.
     sums.into_iter().sum()
@@ -255,11 +243,17 @@ fn split_rows(
     threads: Threads,
     f: impl Fn(&mut [f32]) + Sync + Send,
 ) {
-    if threads.many() && values.len() > ROWS_PER_TASK * cols {
-        values.par_chunks_mut(ROWS_PER_TASK * cols).for_each(f);
-    } else {
-        f(values);
+    match task_len(values.len(), cols, threads) {
+        Some(len) => values.par_chunks_mut(len).for_each(f),
+        None => f(values),
     }
+}
+
+/// Values of whole rows a rayon task takes from `len` values with `cols` columns, when
+/// `threads` allows and there is more than one task's worth; `None`: all on this thread.
+fn task_len(len: usize, cols: usize, threads: Threads) -> Option<usize> {
+    let task = ROWS_PER_TASK * cols;
+    (threads.many() && task > 0 && len > task).then_some(task)
 }
 
 #[cfg(test)]
