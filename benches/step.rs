@@ -136,24 +136,13 @@ fn product_seconds(p: Product, repeats: usize) -> [f64; 2] {
             o
         }
     };
-    let mut new = || {
-        matmul(
-            &mut c,
-            op(&a, ar, ac, p.a_transposed),
-            op(&b, br, bc, p.b_transposed),
-            Threads::ONE,
-        )
-    };
+    let (a_op, b_op) = (
+        op(&a, ar, ac, p.a_transposed),
+        op(&b, br, bc, p.b_transposed),
+    );
+    let mut new = || matmul(&mut c, a_op, b_op, Threads::ONE);
     let t_new = time(&mut new, repeats);
-    // gemm's (column stride, row stride) of a row-major matrix read as stored or transposed.
-    let strides = |cols: usize, t: bool| {
-        if t {
-            (cols as isize, 1)
-        } else {
-            (1, cols as isize)
-        }
-    };
-    let ((a_cs, a_rs), (b_cs, b_rs)) = (strides(ac, p.a_transposed), strides(bc, p.b_transposed));
+    let ((a_cs, a_rs), (b_cs, b_rs)) = (a_op.strides(), b_op.strides());
     let mut c = vec![0f32; p.m * p.n];
     let mut old = || unsafe {
         gemm015::gemm(

@@ -50,7 +50,7 @@ impl<'a> Operand<'a> {
     }
 
     /// gemm's (column stride, row stride) of the matrix as read.
-    fn strides(&self) -> (isize, isize) {
+    pub fn strides(&self) -> (isize, isize) {
         let (row, col) = (self.cols as isize, 1);
         if self.transposed {
             (row, col)
@@ -217,6 +217,23 @@ mod tests {
         t
     }
 
+    /// The product `a b` with each operand read as stored or as the transpose of its
+    /// transpose (`at`, `bt`): all four combinations.
+    fn stored_both_ways<'a>(
+        a: &'a [f32],
+        at: &'a [f32],
+        b: &'a [f32],
+        bt: &'a [f32],
+        (m, k, n): (usize, usize, usize),
+    ) -> [(Operand<'a>, Operand<'a>); 4] {
+        [
+            (Operand::new(a, m, k), Operand::new(b, k, n)),
+            (Operand::new(at, k, m).t(), Operand::new(b, k, n)),
+            (Operand::new(a, m, k), Operand::new(bt, n, k).t()),
+            (Operand::new(at, k, m).t(), Operand::new(bt, n, k).t()),
+        ]
+    }
+
     fn values(n: usize, seed: u32) -> Vec<f32> {
         (0..n)
             .map(|i| {
@@ -232,15 +249,11 @@ mod tests {
         let a = values(m * k, 1);
         let b = values(k * n, 2);
         let want = reference(&a, (m, k), &b, n);
-        let at = transpose(&a, m, k);
-        let bt = transpose(&b, k, n);
-        let cases = [
-            (Operand::new(&a, m, k), Operand::new(&b, k, n)),
-            (Operand::new(&at, k, m).t(), Operand::new(&b, k, n)),
-            (Operand::new(&a, m, k), Operand::new(&bt, n, k).t()),
-            (Operand::new(&at, k, m).t(), Operand::new(&bt, n, k).t()),
-        ];
-        for (i, (x, y)) in cases.into_iter().enumerate() {
+        let (at, bt) = (transpose(&a, m, k), transpose(&b, k, n));
+        for (i, (x, y)) in stored_both_ways(&a, &at, &b, &bt, (m, k, n))
+            .into_iter()
+            .enumerate()
+        {
             let mut out = vec![f32::NAN; m * n];
             matmul(&mut out, x, y, Threads::ONE);
             for (got, want) in out.iter().zip(&want) {
@@ -272,12 +285,7 @@ mod tests {
             let a = values(m * k, 3);
             let b = values(k * n, 4);
             let (at, bt) = (transpose(&a, m, k), transpose(&b, k, n));
-            let cases = [
-                (Operand::new(&a, m, k), Operand::new(&b, k, n)),
-                (Operand::new(&at, k, m).t(), Operand::new(&b, k, n)),
-                (Operand::new(&a, m, k), Operand::new(&bt, n, k).t()),
-                (Operand::new(&at, k, m).t(), Operand::new(&bt, n, k).t()),
-            ];
+            let cases = stored_both_ways(&a, &at, &b, &bt, (m, k, n));
             for (i, (x, y)) in cases.into_iter().enumerate() {
                 let mut one = vec![0f32; m * n];
                 matmul(&mut one, x, y, Threads::ONE);
