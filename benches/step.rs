@@ -201,7 +201,7 @@ fn seconds_per_step(hidden: &[usize], data: &Dataset, threads: usize) -> (f64, f
     let flag = AtomicBool::new(false);
     // CPU time and wall time of the epochs after the first, whose end its hook marks.
     let warm = std::sync::Mutex::new((0.0, 0.0));
-    let first = |m: &train::EpochMetrics| {
+    let first = |m: &runner::report::metrics::EpochMetrics| {
         let mut warm = warm.lock().unwrap();
         if m.epoch == 1 {
             warm.0 = process_cpu_seconds();

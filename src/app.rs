@@ -12,8 +12,8 @@ use crate::data::{self, DataOptions, Dataset, DatasetName};
 use crate::device::{self, Slot};
 use crate::error::{input_error, Interrupted};
 use crate::layout;
+use crate::report;
 use crate::report::progress::{Mode, Reporter};
-use crate::report::summary;
 use crate::schedule::{self, select, Options, Outcome};
 use crate::verify::{self, Verdict};
 
@@ -44,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     check_out(&args.out)?;
     if args.summarize {
         for experiment in &experiments {
-            summary::write(&args.out, experiment, &HashSet::new())?;
+            report::rebuild::write(&args.out, experiment, &HashSet::new())?;
             say(&format!(
                 "{}: summary rebuilt in {}",
                 experiment.name,

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::RunConfig;
-use crate::train::EpochMetrics;
+use crate::report::metrics::EpochMetrics;
 
 pub const CONFIG: &str = "config.toml";
 pub const METRICS: &str = "metrics.csv";

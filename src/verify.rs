@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::config::{Experiment, Run};
 use crate::layout::{self, RunState};
-use crate::train::EpochMetrics;
+use crate::report::metrics::EpochMetrics;
 
 /// How one run's fresh costs compare with its committed ones.
 #[derive(Clone, Debug, PartialEq)]

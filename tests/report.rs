@@ -9,7 +9,6 @@ use std::path::Path;
 
 use common::run_failing_sweep;
 use runner::report::cells::looks_thousands_grouped;
-use runner::report::stats;
 
 /// A CSV as its header and rows of cells by column name.
 struct Table {
@@ -269,7 +268,7 @@ fn the_report_of_a_sweep_with_failed_runs_has_stable_columns_and_types() {
     ]
     .map(String::from)
     .to_vec();
-    for cost in stats::COSTS {
+    for cost in runner::report::groups::COSTS {
         for figure in ["mean", "sd", "se", "ci95_low", "ci95_high", "min", "max"] {
             expected.push(format!("{cost}_{figure}"));
         }
@@ -295,7 +294,7 @@ fn the_report_of_a_sweep_with_failed_runs_has_stable_columns_and_types() {
         assert_eq!(int(&row["runs_failed"], "runs_failed"), failed);
         match finals.len() {
             0 => assert!(
-                stats::COSTS
+                runner::report::groups::COSTS
                     .iter()
                     .all(|c| row[&format!("{c}_mean")].is_empty()),
                 "{config}: no figure without a finished run"

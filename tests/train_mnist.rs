@@ -24,12 +24,12 @@ fn mnist() -> Dataset {
 fn no_hooks() -> (
     AtomicBool,
     impl Fn(&train::Progress) + Sync,
-    impl Fn(&train::EpochMetrics) + Sync,
+    impl Fn(&runner::report::metrics::EpochMetrics) + Sync,
 ) {
     (
         AtomicBool::new(false),
         |_: &train::Progress| {},
-        |m: &train::EpochMetrics| {
+        |m: &runner::report::metrics::EpochMetrics| {
             eprintln!(
                 "epoch {}: train {} test {} ({:.1} s)",
                 m.epoch, m.train_cost, m.test_cost, m.seconds

@@ -36,7 +36,7 @@ fn run_in(
     dir: &Path,
     config: &RunConfig,
     cancel: bool,
-) -> anyhow::Result<Vec<train::EpochMetrics>> {
+) -> anyhow::Result<Vec<runner::report::metrics::EpochMetrics>> {
     let flag = AtomicBool::new(cancel);
     let hooks = Hooks {
         cancel: &flag,

@@ -14,6 +14,15 @@ use sha2::{Digest, Sha256};
 
 use crate::data::specs::FileSpec;
 
+/// Verified bytes from a source, and the file they are in when the source is a folder.
+pub struct Fetched {
+    pub bytes: Vec<u8>,
+    pub in_place: Option<PathBuf>,
+}
+
+/// One file's outcome from one source: its bytes, or what went wrong.
+pub type Outcome = Result<Fetched, String>;
+
 /// The first two bytes of every gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 

@@ -7,9 +7,8 @@
 
 use std::time::Duration;
 
-use crate::data::files::{read_maybe_gzip, verify};
+use crate::data::files::{read_maybe_gzip, verify, Fetched, Outcome};
 use crate::data::progress::bytes_bar;
-use crate::data::sources::{Fetched, Outcome};
 use crate::data::specs::FileSpec;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

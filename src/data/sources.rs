@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
 
-use crate::data::files::{find_in, store_atomically};
+use crate::data::files::{find_in, store_atomically, Fetched, Outcome};
 use crate::data::specs::{self, FileSet, FileSpec};
 use crate::data::{mirror, pip, DataOptions, DatasetName};
 use crate::error::input_error;
@@ -38,15 +38,6 @@ impl fmt::Display for Source {
         }
     }
 }
-
-/// Verified bytes from a source, and the file they are in when the source is a folder.
-pub struct Fetched {
-    pub bytes: Vec<u8>,
-    pub in_place: Option<PathBuf>,
-}
-
-/// One file's outcome from one source: its bytes, or what went wrong.
-pub type Outcome = Result<Fetched, String>;
 
 impl Source {
     /// Asks this source for `wanted`, returning one outcome per file, in order.

@@ -27,11 +27,11 @@
 use std::collections::HashMap;
 
 use anyhow::ensure;
-use dfdx::prelude::{Axes3, Axis, Cpu, Gradients, HasShape, Merge, NoneTape, Tape, Tensor};
+use dfdx::prelude::{Axes3, Axis, Cpu, HasShape, Merge, NoneTape, Tape, Tensor};
 use dfdx::tensor::Trace;
 use dfdx::tensor_ops::{Backward, BroadcastTo, GatherTo, PermuteTo, SumTo, TryDiv, TryMatMul};
 
-use super::tensors::{activate, adam_config, adam_step, device_error, ModelDevice};
+use super::tensors::{activate, device_error, Layer, ModelDevice, TensorAdam};
 use super::Params;
 use crate::config::{Activation, AdamFormula};
 use crate::data::Images;
@@ -41,12 +41,9 @@ pub type Stack<D = Cpu, T = NoneTape> = Tensor<(usize, usize, usize), f32, D, T>
 /// A matrix shared by every run, such as images: `(rows, columns)`.
 pub type Matrix<D = Cpu, T = NoneTape> = Tensor<(usize, usize), f32, D, T>;
 
-/// One layer of every run: `activation(x W + b)` with `W` of shape (runs, inputs, outputs).
-struct PackLayer<D: ModelDevice> {
-    weight: Stack<D>,
-    bias: Matrix<D>,
-    activation: Activation,
-}
+/// One layer of every run: `activation(x W + b)` with `W` of shape (runs, inputs, outputs)
+/// and `b` of (runs, outputs).
+type PackLayer<D> = Layer<D, (usize, usize, usize), (usize, usize)>;
 
 impl<D: ModelDevice> PackLayer<D> {
     fn forward<T: Tape<f32, D> + Merge<T>>(&self, x: Stack<D, T>) -> Stack<D, T> {
@@ -69,11 +66,7 @@ pub struct PackModel<D: ModelDevice = Cpu> {
     /// Images per run and step.
     batch: usize,
     layers: Vec<PackLayer<D>>,
-    formula: AdamFormula,
-    lr: f64,
-    t: i32,
-    moment1: Gradients<f32, D>,
-    moment2: Gradients<f32, D>,
+    adam: TensorAdam<D>,
     /// The training images, (images, pixels), as [`Images::fill_f32`] makes them.
     images: Matrix<D>,
     /// Column vectors of ones by length, for the per-run sums.
@@ -129,11 +122,7 @@ impl<D: ModelDevice> PackModel<D> {
             runs,
             batch: batch_size,
             layers,
-            formula,
-            lr: learning_rate,
-            t: 0,
-            moment1: Gradients::leaky(),
-            moment2: Gradients::leaky(),
+            adam: TensorAdam::new(formula, learning_rate),
             ones: HashMap::new(),
             pending: Vec::new(),
         })
@@ -182,7 +171,8 @@ impl<D: ModelDevice> PackModel<D> {
             .try_div((batch * dim) as f32)
             .map_err(device_error)?;
         let mut grads = loss.backward();
-        self.update(&mut grads)
+        // dfdx's kernel is elementwise, so stacking the runs changes nothing.
+        self.adam.update(&mut self.layers, &mut grads)
     }
 
     /// Each run's sum over its slice of `x`, (runs, 1, 1): each row's sum, then the sum
@@ -215,19 +205,6 @@ impl<D: ModelDevice> PackModel<D> {
         let ones: Matrix<D> = self.dev.try_ones_like(&(len, 1)).map_err(device_error)?;
         self.ones.insert(len, ones.clone());
         Ok(ones)
-    }
-
-    /// Adam on every parameter with dfdx's kernel, as [`super::tensors::TensorModel`]
-    /// does for one run: the kernel is elementwise, so stacking changes nothing.
-    fn update(&mut self, grads: &mut Gradients<f32, D>) -> anyhow::Result<()> {
-        self.t += 1;
-        let cfg = adam_config(self.formula, self.lr, self.t);
-        let (t, m1, m2) = (self.t, &mut self.moment1, &mut self.moment2);
-        for layer in &mut self.layers {
-            adam_step(&cfg, t, &mut layer.weight, m1, m2, grads)?;
-            adam_step(&cfg, t, &mut layer.bias, m1, m2, grads)?;
-        }
-        Ok(())
     }
 
     /// Each run's mean squared error per step since the last call, run by run: the one

@@ -36,12 +36,13 @@ pub(crate) fn device_error<E: fmt::Display>(e: E) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 
-/// One fully connected layer: `activation(x W + b)`.
+/// One fully connected layer: `activation(x W + b)`. One run's layer has a weight of
+/// shape (inputs, outputs), so that a batch of rows multiplies it without a transpose,
+/// and a bias of (outputs,); a pack's ([`super::pack`]) stacks them on a leading run axis.
 #[derive(Clone, Debug)]
-pub struct Layer<D: ModelDevice = Cpu> {
-    /// Shape (inputs, outputs), so that a batch of rows multiplies it without a transpose.
-    pub weight: Tensor<(usize, usize), f32, D>,
-    pub bias: Tensor<(usize,), f32, D>,
+pub struct Layer<D: ModelDevice = Cpu, W: Shape = (usize, usize), B: Shape = (usize,)> {
+    pub weight: Tensor<W, f32, D>,
+    pub bias: Tensor<B, f32, D>,
     pub activation: Activation,
 }
 
@@ -74,11 +75,7 @@ pub(super) fn activate<S: Shape, D: ModelDevice, T: Tape<f32, D>>(
 pub struct TensorModel<D: ModelDevice = Cpu> {
     dev: D,
     layers: Vec<Layer<D>>,
-    formula: AdamFormula,
-    lr: f64,
-    t: i32,
-    moment1: Gradients<f32, D>,
-    moment2: Gradients<f32, D>,
+    adam: TensorAdam<D>,
     costs: Vec<f64>,
 }
 
@@ -99,11 +96,7 @@ impl<D: ModelDevice> TensorModel<D> {
         TensorModel {
             dev: dev.clone(),
             layers,
-            formula,
-            lr: learning_rate,
-            t: 0,
-            moment1: Gradients::leaky(),
-            moment2: Gradients::leaky(),
+            adam: TensorAdam::new(formula, learning_rate),
             costs: Vec::new(),
         }
     }
@@ -130,28 +123,69 @@ impl<D: ModelDevice> TensorModel<D> {
         let cost = loss.array() as f64;
         if cost.is_finite() {
             let mut grads = loss.backward();
-            self.update(&mut grads)?;
+            self.adam.update(&mut self.layers, &mut grads)?;
         }
         Ok(cost)
     }
+}
 
-    /// Adam on every parameter with dfdx's kernel. TensorFlow 1's formula is dfdx's with
-    /// epsilon divided by `sqrt(1 - b2^t)`: `lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)`
-    /// equals `lr m_hat / (sqrt(v_hat) + eps / sqrt(1 - b2^t))`.
-    fn update(&mut self, grads: &mut Gradients<f32, D>) -> anyhow::Result<()> {
+/// Adam's state on a dfdx device, for models whose parameters are dfdx tensors: the
+/// moments in two gradient maps, updated with dfdx's kernel one parameter at a time
+/// (dfdx's `optim::Adam` needs a `TensorCollection`, which runtime-shaped layers cannot
+/// be). TensorFlow 1's formula is dfdx's with epsilon divided by `sqrt(1 - b2^t)`:
+/// `lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)` equals
+/// `lr m_hat / (sqrt(v_hat) + eps / sqrt(1 - b2^t))`.
+pub(super) struct TensorAdam<D: ModelDevice> {
+    formula: AdamFormula,
+    lr: f64,
+    /// Steps taken.
+    t: i32,
+    moment1: Gradients<f32, D>,
+    moment2: Gradients<f32, D>,
+}
+
+impl<D: ModelDevice> TensorAdam<D> {
+    pub(super) fn new(formula: AdamFormula, learning_rate: f64) -> Self {
+        TensorAdam {
+            formula,
+            lr: learning_rate,
+            t: 0,
+            moment1: Gradients::leaky(),
+            moment2: Gradients::leaky(),
+        }
+    }
+
+    /// One step: every weight and bias of `layers` updated from its gradient in `grads`.
+    pub(super) fn update<W: Shape, B: Shape>(
+        &mut self,
+        layers: &mut [Layer<D, W, B>],
+        grads: &mut Gradients<f32, D>,
+    ) -> anyhow::Result<()> {
         self.t += 1;
         let cfg = adam_config(self.formula, self.lr, self.t);
-        let (t, m1, m2) = (self.t, &mut self.moment1, &mut self.moment2);
-        for layer in &mut self.layers {
-            adam_step(&cfg, t, &mut layer.weight, m1, m2, grads)?;
-            adam_step(&cfg, t, &mut layer.bias, m1, m2, grads)?;
+        for layer in layers {
+            self.update_one(&cfg, &mut layer.weight, grads)?;
+            self.update_one(&cfg, &mut layer.bias, grads)?;
         }
         Ok(())
+    }
+
+    /// Adam's kernel on one parameter, with its moments and its gradient in `grads`.
+    fn update_one<S: Shape>(
+        &mut self,
+        cfg: &AdamConfig,
+        param: &mut Tensor<S, f32, D>,
+        grads: &mut Gradients<f32, D>,
+    ) -> anyhow::Result<()> {
+        let m = self.moment1.get_or_alloc_mut(param).map_err(device_error)?;
+        let v = self.moment2.get_or_alloc_mut(param).map_err(device_error)?;
+        let g = grads.get_or_alloc_mut(param).map_err(device_error)?;
+        cfg.try_update(self.t, param, m, v, g).map_err(device_error)
     }
 }
 
 /// dfdx's Adam settings for step `t` of `formula`.
-pub(super) fn adam_config(formula: AdamFormula, lr: f64, t: i32) -> AdamConfig {
+fn adam_config(formula: AdamFormula, lr: f64, t: i32) -> AdamConfig {
     let eps = match formula {
         AdamFormula::Dfdx => EPSILON,
         AdamFormula::Tf1 => EPSILON / (1.0 - BETAS[1].powi(t)).sqrt(),
@@ -162,21 +196,6 @@ pub(super) fn adam_config(formula: AdamFormula, lr: f64, t: i32) -> AdamConfig {
         eps,
         weight_decay: None,
     }
-}
-
-/// Adam's kernel on one parameter, with its moments and gradient.
-pub(super) fn adam_step<S: Shape, D: ModelDevice>(
-    cfg: &AdamConfig,
-    t: i32,
-    param: &mut Tensor<S, f32, D>,
-    m1: &mut Gradients<f32, D>,
-    m2: &mut Gradients<f32, D>,
-    grads: &mut Gradients<f32, D>,
-) -> anyhow::Result<()> {
-    let m = m1.get_or_alloc_mut(param).map_err(device_error)?;
-    let v = m2.get_or_alloc_mut(param).map_err(device_error)?;
-    let g = grads.get_or_alloc_mut(param).map_err(device_error)?;
-    cfg.try_update(t, param, m, v, g).map_err(device_error)
 }
 
 impl<D: ModelDevice> Trainer for TensorModel<D> {

@@ -5,7 +5,8 @@
 
 use super::cells;
 use super::columns;
-use super::stats::{self, Group, UNDEFINED};
+use super::groups::{Group, COSTS};
+use super::stats::{self, UNDEFINED};
 use crate::config::Experiment;
 
 /// Welch's two-sample comparison of means: b − a.
@@ -80,7 +81,7 @@ pub fn pairs(groups: &[Group]) -> Vec<Pair<'_>> {
     out
 }
 
-/// The final costs compared: indices into [`stats::COSTS`].
+/// The final costs compared: indices into [`COSTS`].
 const COMPARED: [usize; 2] = [0, 1];
 
 /// The value of the pair's differing setting, as the summary writes it (`depth` sweeps
@@ -104,7 +105,7 @@ pub fn csv(experiment: &Experiment, groups: &[Group]) -> anyhow::Result<Vec<u8>>
     ]
     .map(String::from)
     .to_vec();
-    for cost in COMPARED.map(|i| stats::COSTS[i]) {
+    for cost in COMPARED.map(|i| COSTS[i]) {
         for figure in [
             "mean_a",
             "mean_b",

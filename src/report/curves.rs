@@ -12,7 +12,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::atomic::write_atomic;
-use super::stats::Group;
+use super::groups::Group;
 use super::summary::Row;
 
 const WIDTH: u32 = 1000;

@@ -5,7 +5,17 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::cells;
-use crate::train::EpochMetrics;
+/// Costs after one epoch: one row of `metrics.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    /// Mean of the batch costs computed before each update (the tutorial's number).
+    pub train_cost: f32,
+    /// MSE on the whole test set with a noise draw fixed per run.
+    pub test_cost: f32,
+    /// Wall time of the epoch: its training steps and the test cost.
+    pub seconds: f64,
+}
 
 pub const HEADER: &str = "epoch,train_cost,test_cost,seconds";
 

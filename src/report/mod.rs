@@ -6,10 +6,13 @@ pub mod columns;
 pub mod compare;
 pub mod curves;
 pub mod epochs;
+pub mod groups;
 pub mod metrics;
 pub mod progress;
+pub mod rebuild;
 pub mod reconstruction;
 pub mod stats;
+pub mod stats_md;
 pub mod summary;
 
 pub use atomic::write_atomic;

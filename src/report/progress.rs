@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::train::{EpochMetrics, Progress};
+use super::metrics::EpochMetrics;
+use crate::train::Progress;
 
 /// More skipped runs than this are reported in one line.
 const MANY: usize = 20;

@@ -1,15 +1,13 @@
-//! `stats.csv` and `stats.md`: the costs of each configuration over its seeds (mean,
-//! spread, 95% confidence interval of the mean), with the comparisons of
-//! [`super::compare`], generated so that no figure is typed by hand.
-
-use std::collections::HashMap;
+//! `stats.csv`: the costs of each configuration over its seeds (mean, spread, 95%
+//! confidence interval of the mean), and the figures and tables that `stats.md` and the
+//! comparisons build on, generated so that no figure is typed by hand.
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use super::cells;
 use super::columns;
-use super::summary::{Row, Status};
-use crate::config::{Experiment, RunConfig};
+use super::groups::{Group, COSTS};
+use crate::config::Experiment;
 
 /// Mean and spread of one cost over a configuration's finished runs. Figures that need
 /// two or more values are `None` for one.
@@ -65,81 +63,6 @@ pub fn t_quantile(p: f64, df: f64) -> Option<f64> {
 pub fn two_sided_p(t: f64, df: f64) -> Option<f64> {
     let dist = StudentsT::new(0.0, 1.0, df).ok()?;
     Some((2.0 * dist.sf(t.abs())).min(1.0)).filter(|p| p.is_finite())
-}
-
-/// The four costs a run ends with, as the summary reports them.
-pub const COSTS: [&str; 4] = [
-    "final_train_cost",
-    "final_test_cost",
-    "best_train_cost",
-    "best_test_cost",
-];
-
-/// The runs of one configuration: runs whose settings differ only in their seed.
-#[derive(Clone, Debug)]
-pub struct Group {
-    pub name: String,
-    /// `(axis, value)` of every swept setting but the seed, as in the run ids.
-    pub values: Vec<(String, String)>,
-    /// The config of its first run, for the settings columns (the seed aside, all of
-    /// its runs share it).
-    pub config: RunConfig,
-    pub planned: usize,
-    pub failed: usize,
-    /// Per cost of [`COSTS`], the value of each finished run.
-    pub costs: [Vec<f64>; 4],
-}
-
-impl Group {
-    pub fn done(&self) -> usize {
-        self.costs[0].len()
-    }
-}
-
-/// The configurations of the sweep in sweep order, every one of them, finished or not.
-pub fn groups(experiment: &Experiment, rows: &[Row]) -> Vec<Group> {
-    let by_id: HashMap<&str, &Row> = rows.iter().map(|r| (r.id.as_str(), r)).collect();
-    let mut groups: Vec<Group> = Vec::new();
-    for run in &experiment.runs {
-        let Some(row) = by_id.get(run.id.as_str()) else {
-            continue;
-        };
-        let index = match groups.iter().position(|g| g.name == row.configuration) {
-            Some(i) => i,
-            None => {
-                groups.push(Group {
-                    name: row.configuration.clone(),
-                    values: run
-                        .values
-                        .iter()
-                        .filter(|(k, _)| k != "seed")
-                        .cloned()
-                        .collect(),
-                    config: run.config.clone(),
-                    planned: 0,
-                    failed: 0,
-                    costs: Default::default(),
-                });
-                groups.len() - 1
-            }
-        };
-        let g = &mut groups[index];
-        g.planned += 1;
-        g.failed += usize::from(row.status == Status::Failed);
-        if let Some(c) = row.costs() {
-            for (values, cost) in g.costs.iter_mut().zip(c) {
-                values.push(decimal(cost));
-            }
-        }
-    }
-    groups
-}
-
-/// A cost as the f64 nearest to the decimal the summary writes (0.03146631, not the f32's
-/// exact binary value 0.031466308981...), so that a spreadsheet's AVERAGE over
-/// summary.csv gives the mean stats.csv states.
-fn decimal(cost: f32) -> f64 {
-    cost.to_string().parse().unwrap_or(cost as f64)
 }
 
 /// The swept settings of stats.csv: those of the summary but the seed.
@@ -249,49 +172,6 @@ pub fn table(label: &str, lines: &[Line]) -> String {
 pub const FINAL_HEADING: &str = "## Final costs (after the last epoch)";
 pub const BEST_HEADING: &str = "## Best costs (lowest over the epochs)";
 pub const COMPARISONS_HEADING: &str = "## Comparisons";
-
-/// `stats.md`: the same figures as stats.csv for reading, and the comparisons.
-pub fn markdown(experiment: &Experiment, rows: &[Row], groups: &[Group]) -> String {
-    let count = |s: Status| rows.iter().filter(|r| r.status == s).count();
-    let (done, failed) = (count(Status::Done), count(Status::Failed));
-    let lines = |first: usize| -> Vec<Line> {
-        groups
-            .iter()
-            .map(|g| Line {
-                name: &g.name,
-                planned: g.planned,
-                failed: g.failed,
-                train: &g.costs[first],
-                test: &g.costs[first + 1],
-            })
-            .collect()
-    };
-    let mut out = format!(
-        "# {}: costs per configuration\n\n{} run{} planned: {done} done, {failed} failed, {} not finished. \
-A configuration is the runs that differ only in their seed. Figures are over its finished \
-runs: sd is the sample standard deviation, se = sd/√n, 95% CI the t interval of the mean \
-(n − 1 degrees of freedom); \"{UNDEFINED}\" marks a figure that needs more runs. stats.csv has \
-these figures at full precision, comparisons.csv the comparisons.\n\n",
-        experiment.name,
-        rows.len(),
-        if rows.len() == 1 { "" } else { "s" },
-        rows.len() - done - failed
-    );
-    out.push_str(&format!(
-        "{FINAL_HEADING}\n\n{}\n",
-        table("configuration", &lines(0))
-    ));
-    out.push_str(&format!(
-        "{BEST_HEADING}\n\n{}\n",
-        table("configuration", &lines(2))
-    ));
-    out.push_str(&format!(
-        "{COMPARISONS_HEADING}\n\n{}\n\n{}",
-        super::compare::EXPLANATION,
-        super::compare::markdown(&super::compare::pairs(groups))
-    ));
-    out
-}
 
 /// The markdown table that follows `heading` in a `stats.md`.
 pub fn section_table<'a>(stats_md: &'a str, heading: &str) -> Option<&'a str> {

@@ -1,17 +1,15 @@
-//! `summary.csv`, one row per run, and [`write`], which rebuilds every file of an
-//! experiment's report from its run folders, so that they are right whoever wrote the
-//! folders (this process, an earlier one, another shard).
+//! `summary.csv`, one row per run, read from the run folders so that it is right whoever
+//! wrote them (this process, an earlier one, another shard).
 
 use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::Context;
 
-use super::atomic::write_atomic;
 use super::{cells, columns};
 use crate::config::{Experiment, Run, RunConfig};
 use crate::layout::{self, RunState};
-use crate::train::EpochMetrics;
+use crate::report::metrics::EpochMetrics;
 
 /// The configuration a run belongs to: its id without the seed, so that runs differing
 /// only in their seed are grouped (one colour in the curves, one line in the stats).
@@ -216,44 +214,6 @@ pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> 
         w.write_record(&record)?;
     }
     w.into_inner().context("cannot render summary.csv")
-}
-
-/// Rebuilds the experiment's report from its run folders: `summary.csv`, `epochs.csv`,
-/// `stats.csv`, `stats.md`, `comparisons.csv` and `curves.svg`.
-pub fn write(
-    out: &Path,
-    experiment: &Experiment,
-    running: &HashSet<String>,
-) -> anyhow::Result<Vec<Row>> {
-    let rows = collect(out, experiment, running);
-    write_rows(out, experiment, &rows)?;
-    Ok(rows)
-}
-
-/// Writes every report file of `experiment` from `rows`.
-pub fn write_rows(out: &Path, experiment: &Experiment, rows: &[Row]) -> anyhow::Result<()> {
-    let dir = layout::experiment_dir(out, &experiment.name);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let groups = super::stats::groups(experiment, rows);
-    let files: [(&str, Vec<u8>); 5] = [
-        (layout::SUMMARY, render(experiment, rows)?),
-        (layout::EPOCHS, super::epochs::render(experiment, rows)?),
-        (layout::STATS_CSV, super::stats::csv(experiment, &groups)?),
-        (
-            layout::STATS,
-            super::stats::markdown(experiment, rows, &groups).into_bytes(),
-        ),
-        (
-            layout::COMPARISONS,
-            super::compare::csv(experiment, &groups)?,
-        ),
-    ];
-    for (name, bytes) in files {
-        let path = dir.join(name);
-        write_atomic(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    super::curves::write(&dir.join(layout::CURVES), &groups, rows)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Experiment, Run};
 use crate::report::atomic::unsynced;
+use crate::report::rebuild;
 use crate::report::summary::{self, Row, Status};
 
 /// Shortest time between two rewrites of the report files.
@@ -41,7 +42,7 @@ impl<'e> Feed<'e> {
     /// Reads every run folder of `experiment` and writes the report files once.
     pub fn new(out: &Path, experiment: &'e Experiment) -> anyhow::Result<Feed<'e>> {
         let rows = summary::collect(out, experiment, &HashSet::new());
-        summary::write_rows(out, experiment, &rows)?;
+        rebuild::write_rows(out, experiment, &rows)?;
         let index = rows
             .iter()
             .enumerate()
@@ -88,7 +89,7 @@ impl<'e> Feed<'e> {
         if Instant::now() >= s.next_write {
             let started = Instant::now();
             // Rewritten again soon and at the end: atomic, but not synced to disk.
-            let written = unsynced(|| summary::write_rows(&self.out, self.experiment, &s.rows));
+            let written = unsynced(|| rebuild::write_rows(&self.out, self.experiment, &s.rows));
             if let Err(e) = written {
                 tracing::error!("{e:#}");
             }
@@ -109,6 +110,6 @@ impl<'e> Feed<'e> {
                 }
             }
         }
-        summary::write_rows(&self.out, self.experiment, &rows)
+        rebuild::write_rows(&self.out, self.experiment, &rows)
     }
 }

@@ -25,6 +25,7 @@ use crate::device::Slot;
 use crate::error::input_error;
 use crate::layout::{self, RunState};
 use crate::report::atomic::write_atomic;
+use crate::report::metrics::EpochMetrics;
 use crate::report::progress::Reporter;
 use crate::train::{self, Hooks};
 use feed::Feed;
@@ -482,7 +483,7 @@ fn run_one(shared: &Shared, run: &Run, slot: Slot, dir: &Path) -> Result<(), Str
         let dataset = dataset.capped(run.config.data.train_examples);
         let epochs = run.config.train.epochs;
         let on_progress = |p: &train::Progress| reporter.progress(&run.id, p);
-        let on_epoch = |m: &train::EpochMetrics| reporter.epoch(&run.id, epochs, m);
+        let on_epoch = |m: &EpochMetrics| reporter.epoch(&run.id, epochs, m);
         let threads = || shared.threads();
         let hooks = Hooks {
             cancel,

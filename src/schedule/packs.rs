@@ -19,6 +19,7 @@ use crate::data::{Dataset, DatasetName};
 use crate::device::Slot;
 use crate::layout;
 use crate::report::atomic::write_atomic;
+use crate::report::metrics::EpochMetrics;
 use crate::report::progress::Reporter;
 use crate::train::pack::{self, pack_key, Member};
 use crate::train::{self, Hooks};
@@ -178,7 +179,7 @@ fn train_pack(
                 .iter()
                 .map(|&i| {
                     let (id, epochs) = (&runs[i].id, runs[i].config.train.epochs);
-                    move |m: &train::EpochMetrics| reporter.epoch(id, epochs, m)
+                    move |m: &EpochMetrics| reporter.epoch(id, epochs, m)
                 })
                 .collect();
             let one = || 1;

@@ -24,21 +24,10 @@ use crate::error::input_error;
 use crate::model::cpu::CpuModel;
 use crate::model::{Params, Trainer};
 use crate::report;
+use crate::report::metrics::EpochMetrics;
 use ahead::Ahead;
 pub use batches::{Batches, Feed};
 use noise::{RunRng, Stream};
-
-/// Costs after one epoch, as written to `metrics.csv`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EpochMetrics {
-    pub epoch: usize,
-    /// Mean of the batch costs computed before each update (the tutorial's number).
-    pub train_cost: f32,
-    /// MSE on the whole test set with a noise draw fixed per run.
-    pub test_cost: f32,
-    /// Wall time of the epoch: its training steps and the test cost.
-    pub seconds: f64,
-}
 
 /// Where a run stands, for progress bars.
 #[derive(Clone, Debug)]

@@ -1,0 +1,82 @@
+//! Configurations: the runs of a sweep that differ only in their seed, and the costs
+//! each of them ended with, the unit that statistics, comparisons and curves are over.
+
+use std::collections::HashMap;
+
+use super::summary::{Row, Status};
+use crate::config::{Experiment, RunConfig};
+
+/// The four costs a run ends with, as the summary reports them.
+pub const COSTS: [&str; 4] = [
+    "final_train_cost",
+    "final_test_cost",
+    "best_train_cost",
+    "best_test_cost",
+];
+
+/// The runs of one configuration: runs whose settings differ only in their seed.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub name: String,
+    /// `(axis, value)` of every swept setting but the seed, as in the run ids.
+    pub values: Vec<(String, String)>,
+    /// The config of its first run, for the settings columns (the seed aside, all of
+    /// its runs share it).
+    pub config: RunConfig,
+    pub planned: usize,
+    pub failed: usize,
+    /// Per cost of [`COSTS`], the value of each finished run.
+    pub costs: [Vec<f64>; 4],
+}
+
+impl Group {
+    pub fn done(&self) -> usize {
+        self.costs[0].len()
+    }
+}
+
+/// The configurations of the sweep in sweep order, every one of them, finished or not.
+pub fn groups(experiment: &Experiment, rows: &[Row]) -> Vec<Group> {
+    let by_id: HashMap<&str, &Row> = rows.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut groups: Vec<Group> = Vec::new();
+    for run in &experiment.runs {
+        let Some(row) = by_id.get(run.id.as_str()) else {
+            continue;
+        };
+        let index = match groups.iter().position(|g| g.name == row.configuration) {
+            Some(i) => i,
+            None => {
+                groups.push(Group {
+                    name: row.configuration.clone(),
+                    values: run
+                        .values
+                        .iter()
+                        .filter(|(k, _)| k != "seed")
+                        .cloned()
+                        .collect(),
+                    config: run.config.clone(),
+                    planned: 0,
+                    failed: 0,
+                    costs: Default::default(),
+                });
+                groups.len() - 1
+            }
+        };
+        let g = &mut groups[index];
+        g.planned += 1;
+        g.failed += usize::from(row.status == Status::Failed);
+        if let Some(c) = row.costs() {
+            for (values, cost) in g.costs.iter_mut().zip(c) {
+                values.push(decimal(cost));
+            }
+        }
+    }
+    groups
+}
+
+/// A cost as the f64 nearest to the decimal the summary writes (0.03146631, not the f32's
+/// exact binary value 0.031466308981...), so that a spreadsheet's AVERAGE over
+/// summary.csv gives the mean stats.csv states.
+fn decimal(cost: f32) -> f64 {
+    cost.to_string().parse().unwrap_or(cost as f64)
+}
