@@ -69,7 +69,7 @@ pub struct Args {
 
     /// Rebuild the report (summary.csv, epochs.csv, stats.csv, stats.md, comparisons.csv,
     /// curves.svg) from the run folders; train nothing.
-    #[arg(long, conflicts_with_all = ["dry_run", "verify"])]
+    #[arg(long, conflicts_with_all = ["dry_run", "verify", "jobs", "force", "filter", "shard", "shard_count", "pack", "device"])]
     pub summarize: bool,
 
     /// Rerun the selected runs into a temporary folder and compare their costs with the

@@ -56,6 +56,17 @@ pub fn parse(arg: &str) -> anyhow::Result<DeviceSpec> {
     }
 }
 
+/// Refuses a device this build cannot use, without opening any (for `--dry-run`, which
+/// may plan a GPU job on a machine without a GPU, but not with a binary without CUDA).
+pub fn check_build(spec: &DeviceSpec) -> anyhow::Result<()> {
+    match spec {
+        DeviceSpec::Cuda(_) if !cfg!(feature = "cuda") => Err(input_error(NO_CUDA)),
+        _ => Ok(()),
+    }
+}
+
+const NO_CUDA: &str = "--device cuda: this runner was built without CUDA; build it with `cargo build --release --features cuda` (needs the CUDA toolkit and nvidia-smi; see the README's CUDA section)";
+
 /// The devices workers take runs to: one slot for the CPU (every worker shares it), or
 /// one per GPU.
 pub fn slots(spec: &DeviceSpec) -> anyhow::Result<Vec<Slot>> {
@@ -67,9 +78,7 @@ pub fn slots(spec: &DeviceSpec) -> anyhow::Result<Vec<Slot>> {
 
 #[cfg(not(feature = "cuda"))]
 fn cuda_slots(_wanted: Option<&[usize]>) -> anyhow::Result<Vec<Slot>> {
-    Err(input_error(
-        "--device cuda: this runner was built without CUDA; build it with `cargo build --release --features cuda` (needs the CUDA toolkit and nvidia-smi; see the README's CUDA section)",
-    ))
+    Err(input_error(NO_CUDA))
 }
 
 #[cfg(feature = "cuda")]

@@ -1,8 +1,13 @@
-//! Errors that decide the exit code.
+//! Errors that decide the exit code, one code per kind of ending (the table in
+//! docs/command-line.md):
 //!
-//! Anything the user can fix by editing their input (a bad experiment file, a bad flag,
-//! data that cannot be had) is an [`InputError`] and exits with 2; every other error
-//! (a run that failed, a check that failed) exits with 1.
+//! | code | meaning |
+//! |---|---|
+//! | 0 | everything asked for was done (or, with `--verify`, reproduced) |
+//! | 1 | a run failed, results drifted, or the machine failed us (a disk, a thread) |
+//! | 2 | bad input: an experiment file, a flag, a setting, a folder, data that cannot be had |
+//! | 3 | the selection is empty: `--filter`, `--shard` or `--summarize` found no run |
+//! | 128 + N | stopped by signal N: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP |
 
 /// A problem with what the user gave us; the message says where and how to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -14,26 +19,54 @@ pub fn input_error(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(InputError(message.into()))
 }
 
-/// Exit code for an error that ended the program: 2 for bad input, 130 for Ctrl-C,
-/// 1 otherwise.
+/// The runs selected came to none: a check over nothing must not pass, and a typo in a
+/// filter or a folder must not look like success.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NothingSelected(pub String);
+
+/// Builds an `anyhow::Error` that exits with code 3.
+pub fn nothing_selected(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(NothingSelected(message.into()))
+}
+
+/// Exit code for an error that ended the program (see the module's table).
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     if err.chain().any(|e| e.is::<InputError>()) {
         2
-    } else if err.chain().any(|e| e.is::<Interrupted>()) {
-        130
+    } else if err.chain().any(|e| e.is::<NothingSelected>()) {
+        3
+    } else if let Some(stop) = err.chain().find_map(|e| e.downcast_ref::<Interrupted>()) {
+        128 + stop.signal
     } else {
         1
     }
 }
 
-/// The user pressed Ctrl-C; exits with 130 like a shell would.
+/// A signal (Ctrl-C, a scheduler's SIGTERM, a closed terminal's SIGHUP) stopped the
+/// program; it exits with 128 + the signal's number, as a shell would report it.
 #[derive(Debug, thiserror::Error)]
-pub enum Interrupted {
-    #[error("interrupted: finished runs are kept; run the same command again to resume")]
+#[error("interrupted by {}: {}", crate::signals::name(*.signal), .what.explain())]
+pub struct Interrupted {
+    pub signal: i32,
+    pub what: Stopped,
+}
+
+/// What was going on when the signal came.
+#[derive(Clone, Copy, Debug)]
+pub enum Stopped {
     Sweep,
     /// `--verify` trains into a temporary folder that goes with it: nothing to resume.
-    #[error("interrupted: --verify stopped before comparing, and its temporary runs are gone; run it again to check the results")]
     Verify,
+}
+
+impl Stopped {
+    fn explain(self) -> &'static str {
+        match self {
+            Stopped::Sweep => "finished runs (and the epochs of unfinished ones) are kept; run the same command again to resume",
+            Stopped::Verify => "--verify stopped before comparing, and its temporary runs are gone; run it again to check the results",
+        }
+    }
 }
 
 /// `text` with control characters (other than line breaks and tabs) escaped, so a value
@@ -64,7 +97,13 @@ mod tests {
     #[test]
     fn exit_codes() {
         assert_eq!(exit_code(&input_error("x")), 2);
-        assert_eq!(exit_code(&Interrupted::Verify.into()), 130);
+        assert_eq!(exit_code(&nothing_selected("x")), 3);
+        let stopped = |signal| Interrupted {
+            signal,
+            what: Stopped::Verify,
+        };
+        assert_eq!(exit_code(&stopped(2).into()), 130);
+        assert_eq!(exit_code(&stopped(15).into()), 143);
         assert_eq!(exit_code(&anyhow::anyhow!("x")), 1);
     }
 }

@@ -1,8 +1,18 @@
 //! The results layout, fixed so every part of the runner reads and writes the same places:
 //! `OUT/<experiment>/{summary.csv, epochs.csv, stats.csv, stats.md, comparisons.csv, curves.svg}`
-//! and `OUT/<experiment>/<run_id>/{config.toml, device.txt, metrics.csv, reconstruction.png, model.safetensors, error.txt}`.
+//! and `OUT/<experiment>/<run_id>/{config.toml, device.txt, engine.txt, metrics.csv, reconstruction.png, model.safetensors, error.txt, .lock}`.
+//!
+//! Nothing under `--out` is reached through a symbolic link: a link planted there (at a
+//! run folder, a lock file, a result file) could make runner truncate or replace a file
+//! anywhere the user can write. Folders are made one level at a time with checks
+//! ([`create_dir_under`]), files are replaced by renaming ([`crate::report::atomic`],
+//! which refuses a link at the target) or opened with `O_NOFOLLOW`, and [`check_links`]
+//! finds planted links before anything trains. `--out` itself may be a link: the user
+//! named it.
 
 use std::path::{Path, PathBuf};
+
+use crate::error::input_error;
 
 use crate::config::RunConfig;
 use crate::report::metrics::EpochMetrics;
@@ -21,6 +31,184 @@ pub const CURVES: &str = "curves.svg";
 pub const STATS: &str = "stats.md";
 pub const STATS_CSV: &str = "stats.csv";
 pub const COMPARISONS: &str = "comparisons.csv";
+/// How the run's arithmetic was done ([`Engine`]): engines differ in the last bits.
+pub const ENGINE: &str = "engine.txt";
+/// The run folder's lock file (see [`crate::schedule::lock`]).
+pub const LOCK: &str = ".lock";
+
+/// Every file runner writes in a run folder.
+pub const RUN_FILES: &[&str] = &[
+    CONFIG,
+    DEVICE,
+    ENGINE,
+    METRICS,
+    RECONSTRUCTION,
+    MODEL,
+    ERROR,
+    LOCK,
+];
+
+/// Every file runner writes in an experiment folder.
+pub const EXPERIMENT_FILES: &[&str] = &[SUMMARY, EPOCHS, CURVES, STATS, STATS_CSV, COMPARISONS];
+
+/// Which arithmetic computed a run. Runner's own CPU kernels and dfdx's batched engine
+/// (`--pack`, and every GPU run) follow the same formulas but round differently, so
+/// their costs differ in the last bits; `--verify` recomputes a run with its engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// Runner's CPU kernels, one run at a time.
+    Kernels,
+    /// dfdx's tensors, runs stacked in packs of up to this many.
+    Pack(usize),
+}
+
+impl Engine {
+    /// The engine of runs trained with `--pack pack` on the CPU or a GPU.
+    pub fn for_pack(pack: usize, gpu: bool) -> Engine {
+        if pack > 1 || gpu {
+            Engine::Pack(pack.max(1))
+        } else {
+            Engine::Kernels
+        }
+    }
+
+    /// As written to `engine.txt`: `kernels` or `pack N`.
+    pub fn label(self) -> String {
+        match self {
+            Engine::Kernels => "kernels".into(),
+            Engine::Pack(n) => format!("pack {n}"),
+        }
+    }
+
+    /// The summary's `engine` column: `kernels` or `pack` (the bits depend on the
+    /// engine, not on the pack's size).
+    pub fn kind(self) -> &'static str {
+        match self {
+            Engine::Kernels => "kernels",
+            Engine::Pack(_) => "pack",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Engine> {
+        match text.split_whitespace().collect::<Vec<_>>()[..] {
+            ["kernels"] => Some(Engine::Kernels),
+            ["pack", n] => n.parse().ok().map(Engine::Pack),
+            _ => None,
+        }
+    }
+}
+
+/// The engine a run folder records; runs from before the record were computed by the
+/// kernels.
+pub fn read_engine(dir: &Path) -> Engine {
+    std::fs::read_to_string(dir.join(ENGINE))
+        .ok()
+        .and_then(|s| Engine::parse(&s))
+        .unwrap_or(Engine::Kernels)
+}
+
+/// Creates `dir` and every missing folder between `out` and it, one level at a time,
+/// refusing any link below `out` (an input error naming it: exit 2).
+pub fn create_dir_under(out: &Path, dir: &Path) -> anyhow::Result<()> {
+    let below = dir.strip_prefix(out).unwrap_or(dir);
+    let mut path = out.to_path_buf();
+    if !out.as_os_str().is_empty() {
+        create_level(&path, true)?;
+    }
+    for part in below.components() {
+        path.push(part);
+        create_level(&path, false)?;
+    }
+    Ok(())
+}
+
+/// Makes one folder unless it is there; `named` is `--out` itself, which may be a link.
+fn create_level(path: &Path, named: bool) -> anyhow::Result<()> {
+    let cannot = |e: &dyn std::fmt::Display| {
+        input_error(format!(
+            "cannot create the results folder {}: {e}; --out must name a folder you can write to",
+            path.display()
+        ))
+    };
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() && !named => Err(link_error(path)),
+        Ok(_) if path.is_dir() => Ok(()),
+        Ok(_) => Err(cannot(&"it is a file, not a folder")),
+        // `--out` with the folders above it, as the user named it.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && named => {
+            std::fs::create_dir_all(path).map_err(|e| cannot(&e))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match std::fs::create_dir(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => create_level(path, named),
+            Err(e) => Err(cannot(&e)),
+        },
+        Err(e) => Err(cannot(&e)),
+    }
+}
+
+/// The error for a link found where runner writes.
+pub fn link_error(path: &Path) -> anyhow::Error {
+    input_error(format!(
+        "{} is a symbolic link: runner never writes through links under its results folder, so that nothing outside it is touched; remove the link (or give --out a folder of your own)",
+        path.display()
+    ))
+}
+
+/// The first link at `dir` (under `out`), at a folder between them, or at one of
+/// `files` in `dir`: each a place runner would write through.
+pub fn check_links(out: &Path, dir: &Path, files: &[&str]) -> Option<PathBuf> {
+    let is_link = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+    let below = dir.strip_prefix(out).unwrap_or(dir);
+    let mut path = out.to_path_buf();
+    for part in below.components() {
+        path.push(part);
+        if is_link(&path) {
+            return Some(path);
+        }
+    }
+    if !dir.is_dir() {
+        return None;
+    }
+    files.iter().map(|f| dir.join(f)).find(|p| is_link(p))
+}
+
+/// When and as which file a run's `metrics.csv` was written: results are replaced by a
+/// rename, so a new write is a new inode (and time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    inode: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+/// The [`Stamp`] of the run folder's results, `None` when it has none.
+pub fn stamp(dir: &Path) -> Option<Stamp> {
+    let meta = std::fs::symlink_metadata(dir.join(METRICS)).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = meta.len();
+    Some(Stamp {
+        inode,
+        modified: meta.modified().ok(),
+    })
+}
+
+/// Whether another process (or another open file of this one) holds the run's lock:
+/// the run is being trained. The lock file is opened without following a link and
+/// never created here.
+pub fn is_locked(dir: &Path) -> bool {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    let Ok(file) = options.open(dir.join(LOCK)) else {
+        return false;
+    };
+    let lock = fd_lock::RwLock::new(file);
+    let held = matches!(lock.try_read(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    held
+}
 
 pub fn experiment_dir(out: &Path, experiment: &str) -> PathBuf {
     out.join(experiment)
@@ -69,7 +257,7 @@ pub fn read_state(dir: &Path, config: &RunConfig) -> RunState {
         }
         Err(_) => return RunState::Incomplete,
     };
-    match toml::from_str::<RunConfig>(&text) {
+    match toml::from_str::<RunConfig>(&text).map(RunConfig::normalized) {
         Ok(found) if found == *config => {}
         // A failed or killed attempt of another config holds nothing worth keeping.
         _ if !has_results(dir) => return RunState::Incomplete,
@@ -148,7 +336,7 @@ fn first_line(text: &str) -> &str {
 /// writes its `config.toml` first.
 pub fn other_config(dir: &Path, config: &RunConfig) -> Option<String> {
     let text = std::fs::read_to_string(dir.join(CONFIG)).ok()?;
-    match toml::from_str::<RunConfig>(&text) {
+    match toml::from_str::<RunConfig>(&text).map(RunConfig::normalized) {
         Ok(found) if found == *config => None,
         Ok(found) => Some(describe_difference(&found, config)),
         Err(_) => Some("a config.toml that does not parse".into()),

@@ -17,5 +17,6 @@ pub mod layout;
 pub mod model;
 pub mod report;
 pub mod schedule;
+pub mod signals;
 pub mod train;
 pub mod verify;

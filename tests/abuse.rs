@@ -256,35 +256,12 @@ fn a_closed_pipe_kills_nothing() {
 fn huge_values_never_abort() {
     let dir = tempfile::tempdir().unwrap();
     let exp = experiment(dir.path(), TINY);
-    let mut child = command(
-        &[
-            &exp,
-            "-j1",
-            "--out",
-            "res",
-            "--set",
-            "train.epochs=1000000000000",
-            "--filter",
-            "h32_seed1",
-        ],
+    // An absurd budget is refused at once, not trained for ever (tests/robust.rs).
+    let out = bare(
+        &[&exp, "--out", "res", "--set", "train.epochs=1000000000000"],
         dir.path(),
-    )
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let epoch = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|l| l.contains("epoch 1/1000000000000"));
-    assert!(epoch.is_some(), "the run trains its first epoch");
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "still training, not aborted"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    assert_exit_2(&out, &["train.epochs", "at most 100000"]);
 
     let out = bare(
         &[
@@ -353,7 +330,7 @@ fn a_failed_run_does_not_block_the_fix() {
     let exp = experiment(dir.path(), TINY);
     let args = [&exp[..], "-q", "--out", "res", "--filter", "h32_seed1"];
     let out = runner(
-        &[&args[..], &["--set", "train.learning_rate=1e39"]].concat(),
+        &[&args[..], &["--set", "train.learning_rate=1e38"]].concat(),
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));

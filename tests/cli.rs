@@ -14,7 +14,10 @@ fn dry_run_lists_the_depth_sweep() {
         stdout.contains("h256-128_noise0.6_lr0.01_seed5"),
         "{stdout}"
     );
-    assert!(stdout.trim_end().ends_with("40 runs"), "{stdout}");
+    assert!(
+        stdout.contains("\n40 runs\nbudget: 40 runs, 800 epochs, 44,000,000 examples"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -37,7 +40,10 @@ fn set_changes_the_runs_and_dry_run_writes_nothing() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("h256_noise0.6_lr0.01_seed7"), "{stdout}");
-    assert!(stdout.trim_end().ends_with("2 runs"), "{stdout}");
+    assert!(
+        stdout.contains("\n2 runs\nbudget: 2 runs, 4 epochs"),
+        "{stdout}"
+    );
     assert!(!dir.path().join("res").exists(), "dry run wrote results");
 }
 

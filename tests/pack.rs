@@ -293,8 +293,10 @@ mod common;
 
 use common::{costs, ok, runner, text};
 
-/// Two depths, three seeds, and a noise level that makes two runs diverge at their first
-/// step: with `--pack 8` the runs of each depth share a pack, diverging runs included.
+/// Two depths, three seeds and two noise levels: with `--pack 8` the runs of each depth
+/// share a pack. (No valid setting makes a pack-mate diverge on its own any more: every
+/// setting but the learning rate, which pack-mates share, is bounded to what the
+/// arithmetic takes; `a_diverging_run_fails_alone_and_spares_its_pack_mates` covers divergence.)
 const SWEEP: &str = r#"
 name = "packed"
 [data]
@@ -306,7 +308,7 @@ activation = "relu"
 [sweep]
 hidden = [[32], [32, 16]]
 seed = [1, 2, 3]
-noise_level = [0.6, 1e38]
+noise_level = [0.6, 0.3]
 "#;
 
 fn sweep(dir: &std::path::Path) -> String {
@@ -338,44 +340,33 @@ fn packed_sweeps_give_each_run_its_own_results_whatever_the_packing() {
     ] {
         let mut all = vec![exp.as_str(), "--out", name, "-q"];
         all.extend_from_slice(args);
-        let out = runner(&all, dir.path());
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-        let stderr = text(&out.stderr);
-        assert!(stderr.contains("6 runs failed"), "{stderr}");
+        ok(&runner(&all, dir.path()));
         outs.push(dir.path().join(name).join("packed"));
     }
     let ids = run_ids(&outs[0]);
     assert_eq!(ids.len(), 12);
     for id in &ids {
         let dirs: Vec<_> = outs.iter().map(|o| o.join(id)).collect();
-        if id.contains("noise1e38") || id.contains("noise100000") {
-            for d in &dirs {
-                let error = std::fs::read_to_string(d.join("error.txt")).unwrap();
-                assert_eq!(
-                    error.trim(),
-                    "diverged at epoch 1, batch 1: cost is NaN; try a lower learning_rate"
-                );
-                assert!(!d.join("metrics.csv").exists());
-            }
-        } else {
-            let first = costs(&dirs[0].join("metrics.csv"));
-            for d in &dirs[1..] {
-                assert_eq!(costs(&d.join("metrics.csv")), first, "{id}");
-                assert!(d.join("model.safetensors").is_file());
-                assert!(d.join("reconstruction.png").is_file());
-            }
+        let first = costs(&dirs[0].join("metrics.csv"));
+        for d in &dirs[1..] {
+            assert_eq!(costs(&d.join("metrics.csv")), first, "{id}");
+            assert!(d.join("model.safetensors").is_file());
+            assert!(d.join("reconstruction.png").is_file());
         }
     }
     let summary = std::fs::read_to_string(outs[0].join("summary.csv")).unwrap();
-    assert_eq!(summary.matches(",done,cpu,2,").count(), 6, "{summary}");
-    assert_eq!(summary.matches(",failed,cpu,").count(), 6, "{summary}");
+    assert_eq!(
+        summary.matches(",done,cpu,pack,2,").count(),
+        12,
+        "{summary}"
+    );
 }
 
 #[test]
 fn a_packed_sweep_resumes_and_verifies_run_by_run() {
     let dir = tempfile::tempdir().unwrap();
     let exp = sweep(dir.path()).replace("packed.toml", "healthy.toml");
-    std::fs::write(&exp, SWEEP.replace("noise_level = [0.6, 1e38]", "")).unwrap();
+    std::fs::write(&exp, SWEEP.replace("noise_level = [0.6, 0.3]", "")).unwrap();
     let pack = ["--pack", "8", "-q"];
     ok(&runner(
         &[&[exp.as_str(), "--out", "whole"][..], &pack].concat(),

@@ -324,7 +324,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(100))]
 
     /// Through the binary: a refused input exits 2 with a message and writes nothing; an
-    /// accepted one exits 0 (with a filter that selects no run, so nothing trains).
+    /// accepted one exits 3 (with a filter that selects no run, so nothing trains) and
+    /// writes nothing either.
     #[test]
     fn the_binary_writes_nothing_for_refused_input(
         seed in 0..SEEDS.len(),
@@ -346,7 +347,10 @@ proptest! {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         match result {
-            Ok(_) => prop_assert_eq!(out.status.code(), Some(0), "{}", stderr),
+            Ok(_) => {
+                prop_assert_eq!(out.status.code(), Some(3), "{}", stderr);
+                prop_assert!(!dir.path().join("res").exists(), "wrote results: {}", stderr);
+            }
             Err(_) => {
                 prop_assert_eq!(out.status.code(), Some(2), "{}", stderr);
                 prop_assert!(stderr.starts_with("error: "), "{}", stderr);
@@ -354,5 +358,64 @@ proptest! {
             }
         }
         prop_assert!(!stderr.contains("panicked"), "{}", stderr);
+    }
+}
+
+/// Every file under `dir` but those under `except`, relative.
+fn files_outside(dir: &Path, except: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.starts_with(except) {
+                continue;
+            }
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(p.clone());
+            }
+            out.push(p.strip_prefix(dir).unwrap_or(&p).to_path_buf());
+        }
+    }
+    out.sort();
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Random bytes, mutated TOML and random `--set` lines through the binary, trained
+    /// for real where they are accepted (capped to one epoch of 200 images and one
+    /// run): never a panic, only the documented exit codes, and nothing written outside
+    /// `--out`.
+    #[test]
+    fn random_input_never_panics_or_writes_outside_out(
+        bytes in prop::collection::vec(any::<u8>(), 0..200),
+        raw in any::<bool>(),
+        seed in 0..SEEDS.len(),
+        edits in prop::collection::vec(edit(), 0..4),
+        sets in overrides(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let exp = dir.path().join("exp.toml");
+        if raw {
+            std::fs::write(&exp, &bytes).unwrap();
+        } else {
+            std::fs::write(&exp, mutate(SEEDS[seed], &edits)).unwrap();
+        }
+        let mut sets = sets;
+        sets.extend(["train.epochs=1", "data.train_examples=200", "train.batch_size=100"].map(String::from));
+        let mut args = vec!["exp.toml".to_string(), "--out".into(), "res".into(), "-q".into()];
+        if let Ok(e) = config::load(&exp, &sets) {
+            args.extend(["--filter".to_string(), e.runs[0].id.clone()]);
+        }
+        args.extend(sets.iter().map(|s| format!("--set={s}")));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = common::runner(&args, dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        prop_assert!(!stderr.contains("panicked"), "{}", stderr);
+        prop_assert!(matches!(out.status.code(), Some(0..=3)), "{:?} {}", out.status.code(), stderr);
+        let outside = files_outside(dir.path(), &dir.path().join("res"));
+        prop_assert_eq!(outside, vec![std::path::PathBuf::from("exp.toml")], "{}", stderr);
     }
 }

@@ -87,6 +87,7 @@ fn the_report_of_a_sweep_with_failed_runs_has_stable_columns_and_types() {
     expected.extend([
         "status",
         "device",
+        "engine",
         "epochs_done",
         "final_train_cost",
         "final_test_cost",
@@ -137,6 +138,7 @@ fn the_report_of_a_sweep_with_failed_runs_has_stable_columns_and_types() {
             row["device"], "cpu",
             "{id}: done and failed runs keep their device"
         );
+        assert_eq!(row["engine"], "kernels", "{id}: and their engine");
         let costs = [
             "final_train_cost",
             "final_test_cost",

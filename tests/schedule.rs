@@ -77,7 +77,7 @@ fn one_job_and_two_jobs_give_the_same_bits_and_complete_outputs() {
     let lines: Vec<&str> = summary.lines().collect();
     assert_eq!(
         lines[0],
-        "experiment,run_id,configuration,dataset,train_examples,hidden,depth,activation,init,init_scale,noise_level,learning_rate,adam,batch_size,epochs,seed,status,device,epochs_done,final_train_cost,final_test_cost,best_train_cost,best_train_epoch,best_test_cost,best_test_epoch,failed_epoch,failed_batch,error"
+        "experiment,run_id,configuration,dataset,train_examples,hidden,depth,activation,init,init_scale,noise_level,learning_rate,adam,batch_size,epochs,seed,status,device,engine,epochs_done,final_train_cost,final_test_cost,best_train_cost,best_train_epoch,best_test_cost,best_test_epoch,failed_epoch,failed_batch,error"
     );
     assert_eq!(lines.len(), 5);
     let ids: Vec<&str> = lines[1..]
@@ -86,7 +86,9 @@ fn one_job_and_two_jobs_give_the_same_bits_and_complete_outputs() {
         .collect();
     assert_eq!(ids, TINY_IDS, "sorted by run id");
     assert!(
-        lines[1..].iter().all(|l| l.contains(",done,cpu,3,")),
+        lines[1..]
+            .iter()
+            .all(|l| l.contains(",done,cpu,kernels,3,")),
         "{summary}"
     );
 
@@ -101,26 +103,26 @@ fn one_job_and_two_jobs_give_the_same_bits_and_complete_outputs() {
 #[test]
 fn a_failing_run_is_isolated_and_listed() {
     let dir = tempfile::tempdir().unwrap();
-    // A learning rate of 1e39 diverges at its first batch; the others go on. (A batch
+    // A learning rate of 1e38 diverges at its first batch; the others go on. (A batch
     // larger than the training set, which failed here once, is now refused up front.)
     let exp = experiment(
         dir.path(),
-        &TINY.replace("seed = [1, 2]", "seed = [1]\nlearning_rate = [0.01, 1e39]"),
+        &TINY.replace("seed = [1, 2]", "seed = [1]\nlearning_rate = [0.01, 1e38]"),
     );
     let out = runner(&[&exp, "--jobs", "2", "--out", "res"], dir.path());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("2 runs failed"), "{stderr}");
-    assert!(stderr.contains("tiny/h32_lr1e39_seed1"), "{stderr}");
+    assert!(stderr.contains("tiny/h32_lr1e38_seed1"), "{stderr}");
     let root = dir.path().join("res/tiny");
-    let error = std::fs::read_to_string(root.join("h32_lr1e39_seed1/error.txt")).unwrap();
+    let error = std::fs::read_to_string(root.join("h32_lr1e38_seed1/error.txt")).unwrap();
     assert!(error.contains("diverged"), "{error}");
-    assert!(!root.join("h32_lr1e39_seed1/metrics.csv").exists());
+    assert!(!root.join("h32_lr1e38_seed1/metrics.csv").exists());
     assert!(root.join("h32_lr0.01_seed1/metrics.csv").is_file());
     let summary = std::fs::read_to_string(root.join("summary.csv")).unwrap();
     let failed = summary
         .lines()
-        .find(|l| l.starts_with("tiny,h32_lr1e39_seed1,"))
+        .find(|l| l.starts_with("tiny,h32_lr1e38_seed1,"))
         .unwrap();
     assert!(failed.contains(",failed,"), "{failed}");
     assert!(failed.contains("diverged"), "{failed}");

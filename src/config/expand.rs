@@ -107,12 +107,16 @@ fn check_distinct(parsed: &Parsed, dims: &[Vec<Axis>], columns: &[Column]) -> an
             let stride: usize = sizes[d + 1..].iter().product();
             let mut choice = vec![0; dims.len()];
             choice[d] = row;
+            let keys: Vec<String> = dims[d].iter().map(|a| format!("`{}`", a.path)).collect();
             return Err(input_error(format!(
-                "{}: runs {} and {} both get the id `{}`: two combinations of the sweep give the same settings; remove the repeated value",
+                "{}: runs {} and {} both get the id `{}`: values {} and {} of {} give the same settings (-0.0 is 0.0, 1e-3 is 0.001); remove the repeated value",
                 parsed.source.file,
                 first * stride + 1,
                 row * stride + 1,
-                run_id(columns, &choice)
+                run_id(columns, &choice),
+                first + 1,
+                row + 1,
+                keys.join(" and ")
             )));
         }
     }

@@ -150,6 +150,15 @@ pub fn suggest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
 }
 
 impl RunConfig {
+    /// The config with each setting in one spelling, so that two spellings of one
+    /// meaning are one config: `train_examples` equal to the whole training set is unset.
+    pub fn normalized(mut self) -> Self {
+        if self.data.train_examples == Some(self.data.dataset.train_size()) {
+            self.data.train_examples = None;
+        }
+        self
+    }
+
     /// The resolved settings as written to each run's `config.toml`.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("a RunConfig always serializes")

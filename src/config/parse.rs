@@ -38,12 +38,7 @@ pub struct Parsed {
 /// Reads `path`, applies `overrides` (`KEY=VALUE`), and checks everything but the
 /// combinations themselves.
 pub fn parse(path: &Path, overrides: &[String]) -> anyhow::Result<Parsed> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        input_error(format!(
-            "cannot read experiment file {}: {e}",
-            path.display()
-        ))
-    })?;
+    let text = read_experiment(path)?;
     let mut table: Table = text.parse().map_err(|e: toml::de::Error| {
         let at = match e.span() {
             Some(span) => {
@@ -55,6 +50,7 @@ pub fn parse(path: &Path, overrides: &[String]) -> anyhow::Result<Parsed> {
         input_error(format!("{at}: not valid TOML: {}", e.message().trim_end()))
     })?;
     let mut source = Source::new(path, &text);
+    check_file_underflow(&source)?;
     for arg in overrides {
         apply_override(&mut table, &mut source, arg)?;
     }
@@ -87,6 +83,58 @@ pub fn parse(path: &Path, overrides: &[String]) -> anyhow::Result<Parsed> {
     })
 }
 
+/// The largest experiment file read: far beyond any sweep's (a million-value list takes
+/// about 10 MB), small enough that `runner /dev/zero`-like mistakes cannot take the
+/// machine's memory.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// The file's text, read with a cap. Regular files and pipes (`runner <(generate)`) are
+/// read; a device, a socket or a folder is refused at once rather than read for ever.
+fn read_experiment(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let cannot = |e: &dyn std::fmt::Display| {
+        input_error(format!(
+            "cannot read experiment file {}: {e}",
+            path.display()
+        ))
+    };
+    let kind = std::fs::metadata(path).map_err(|e| cannot(&e))?.file_type();
+    #[cfg(unix)]
+    let pipe = std::os::unix::fs::FileTypeExt::is_fifo(&kind);
+    #[cfg(not(unix))]
+    let pipe = false;
+    if !(kind.is_file() || pipe) {
+        let what = if kind.is_dir() {
+            "a folder"
+        } else {
+            "a device or socket"
+        };
+        return Err(input_error(format!(
+            "{}: is {what}, not a regular file: give an experiment file (TOML), or a pipe such as <(generate-experiment)",
+            path.display()
+        )));
+    }
+    let file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(&e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(input_error(format!(
+            "{}: is larger than {} MB, more than any experiment file needs: split the sweep into several files",
+            path.display(),
+            MAX_FILE_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        input_error(format!(
+            "{}: is not UTF-8 text (byte {}): TOML files are UTF-8",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
 /// The message for a bad key: where it is, which key, what is wrong.
 pub fn bad(source: &Source, path: &KeyPath, problem: &str) -> anyhow::Error {
     input_error(format!("{}: `{path}` {problem}", source.locate(path)))
@@ -103,7 +151,7 @@ fn apply_override(table: &mut Table, source: &mut Source, arg: &str) -> anyhow::
         )));
     };
     let mut leaves = Vec::new();
-    flatten(key.trim(), parse_value(raw.trim()), &mut leaves);
+    flatten(key.trim(), parse_value(arg, raw.trim())?, &mut leaves);
     for (key, value) in leaves {
         set_key(table, source, arg, &key, value)?;
     }
@@ -135,10 +183,10 @@ fn set_key(
             "--set {arg}: `{key}` is not a valid key"
         )));
     }
-    if parts.len() > 2 && parts[..2] == ["sweep", "zip"] {
+    if parts.len() >= 2 && parts[..2] == ["sweep", "zip"] {
         return Err(input_error(format!(
             "--set {arg}: a [[sweep.zip]] group cannot be changed with --set; sweep the key as a product axis (--set sweep.{}=[...]) or edit the group in {}",
-            parts.last().unwrap_or(&"KEY"),
+            parts.last().filter(|p| **p != "zip").unwrap_or(&"KEY"),
             source.file
         )));
     }
@@ -165,12 +213,130 @@ fn set_key(
     Ok(())
 }
 
-fn parse_value(raw: &str) -> Value {
-    format!("v = {raw}")
+/// VALUE as TOML; a bare word (`relu`, `fashion-mnist`) is the string it spells, but
+/// anything else that is not TOML (`[1,`, `0.1.2`) is an error rather than a string that
+/// a later check would reject for being a string.
+fn parse_value(arg: &str, raw: &str) -> anyhow::Result<Value> {
+    let parsed = format!("v = {raw}")
         .parse::<Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| Value::String(raw.to_string()))
+        .map(|mut t| t.remove("v"));
+    match parsed {
+        Ok(Some(value)) => {
+            check_underflow(raw, &value).map_err(|e| input_error(format!("--set {arg}: {e}")))?;
+            Ok(value)
+        }
+        _ if is_bare_word(raw) => Ok(Value::String(raw.to_string())),
+        Ok(None) | Err(_) => {
+            let why = format!("v = {raw}")
+                .parse::<Table>()
+                .err()
+                .map(|e| format!(" ({})", e.message().trim_end()))
+                .unwrap_or_default();
+            Err(input_error(format!(
+                "--set {arg}: VALUE `{raw}` is not TOML{why}. VALUE is TOML: a number (2, 0.01, 1e-3), a string (\"relu\", or a bare word such as relu), a list ([1, 2] or [[256], [256, 128]]), true or false, or an inline table ({{epochs = 2}})"
+            )))
+        }
+    }
+}
+
+/// A word that reads as a string without quotes: a letter, then no TOML punctuation.
+fn is_bare_word(raw: &str) -> bool {
+    raw.chars().next().is_some_and(char::is_alphabetic)
+        && !raw
+            .chars()
+            .any(|c| "[]{}\"'=,#".contains(c) || c.is_control())
+}
+
+/// A float written with non-zero digits that TOML's 64-bit float reads as 0 (`1e-400`):
+/// "must be greater than 0, got 0" would name neither the value written nor the cause.
+fn check_underflow(repr: &str, value: &Value) -> Result<(), String> {
+    let mantissa = repr
+        .split(['e', 'E'])
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches(['+', '-']);
+    match value {
+        Value::Float(f) if *f == 0.0 && mantissa.chars().any(|c| ('1'..='9').contains(&c)) => {
+            Err(format!(
+                "{repr} is smaller than any 64-bit float and reads as 0: use at least 1.2e-38, the smallest 32-bit float training computes with"
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Every float of the file written with non-zero digits but read as 0, as an error at
+/// its key.
+fn check_file_underflow(source: &Source) -> anyhow::Result<()> {
+    let Some(doc) = source.document() else {
+        return Ok(());
+    };
+    let mut found = None;
+    walk_floats(doc.as_item(), &KeyPath::default(), &mut |path, f| {
+        let repr = f
+            .as_repr()
+            .and_then(|r| r.as_raw().as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| f.value().to_string());
+        if let Err(e) = check_underflow(&repr, &Value::Float(*f.value())) {
+            found.get_or_insert((path.clone(), e));
+        }
+    });
+    match found {
+        Some((path, e)) => Err(bad(source, &path, &format!("= {e}"))),
+        None => Ok(()),
+    }
+}
+
+/// Calls `f` with every float of `item` and its key path.
+fn walk_floats(
+    item: &toml_edit::Item,
+    path: &KeyPath,
+    f: &mut dyn FnMut(&KeyPath, &toml_edit::Formatted<f64>),
+) {
+    match item {
+        toml_edit::Item::Value(v) => walk_value(v, path, f),
+        toml_edit::Item::Table(t) => {
+            for (k, v) in t.iter() {
+                walk_floats(v, &path.key(k), f);
+            }
+        }
+        toml_edit::Item::ArrayOfTables(ts) => {
+            for (i, t) in ts.iter().enumerate() {
+                for (k, v) in t.iter() {
+                    walk_floats(v, &path.index(i).key(k), f);
+                }
+            }
+        }
+        toml_edit::Item::None => {}
+    }
+}
+
+fn walk_value(
+    value: &toml_edit::Value,
+    path: &KeyPath,
+    f: &mut dyn FnMut(&KeyPath, &toml_edit::Formatted<f64>),
+) {
+    match value {
+        toml_edit::Value::Float(x) => f(path, x),
+        toml_edit::Value::Array(items) => items.iter().for_each(|v| walk_value(v, path, f)),
+        toml_edit::Value::InlineTable(t) => {
+            for (k, v) in t.iter() {
+                walk_value(v, &path.key(k), f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `-0.0` as `0.0`, everywhere in `value`: the two are one setting, and must give one run
+/// id, not two runs with one meaning.
+fn without_negative_zero(value: Value) -> Value {
+    match value {
+        Value::Float(f) => Value::Float(f + 0.0),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_negative_zero).collect()),
+        other => other,
+    }
 }
 
 /// Removes `setting` from the places other than `section` where it may be given.
@@ -353,9 +519,9 @@ fn axis(key: &str, value: &Value, path: KeyPath, source: &Source) -> anyhow::Res
                 "is an empty list: give at least one value, or remove the axis",
             ))
         }
-        Value::Array(items) => items.clone(),
+        Value::Array(items) => items.iter().cloned().map(without_negative_zero).collect(),
         // A single value is a one-value axis, handy on the command line: --set sweep.seed=3
-        other => vec![other.clone()],
+        other => vec![without_negative_zero(other.clone())],
     };
     Ok(Axis {
         key: key.to_string(),

@@ -51,6 +51,15 @@ pub fn id_prefix(key: &str) -> &'static str {
     }
 }
 
+/// The largest `init_scale` and `noise_level`. Weights of ±1e6 already saturate every
+/// sigmoid on the first step, whatever the input; past about 1e35 the first layer's sums
+/// over 784 pixels overflow f32, and near 2e38 the uniform draw itself cannot be made.
+pub const MAX_SCALE: f64 = 1e6;
+
+/// The most epochs a run may ask for: a 20-epoch MNIST run takes about 15 s on one core,
+/// so 100,000 epochs is about three weeks. More is a typo, not a budget.
+pub const MAX_EPOCHS: usize = 100_000;
+
 /// A run's settings while they are being assembled: `depth` is resolved at the end.
 #[derive(Clone, Debug, Default)]
 pub struct Draft {
@@ -68,12 +77,12 @@ pub fn apply(draft: &mut Draft, key: &str, value: &Value) -> Result<(), String> 
         "depth" => draft.depth = Some(positive(value)?),
         "activation" => c.train.activation = activation(value)?,
         "init" => c.train.init = init(value)?,
-        "init_scale" => c.train.init_scale = positive_float(value)?,
-        "noise_level" => c.train.noise_level = non_negative_float(value)?,
+        "init_scale" => c.train.init_scale = positive_float(at_most(value, MAX_SCALE)?)?,
+        "noise_level" => c.train.noise_level = non_negative_float(at_most(value, MAX_SCALE)?)?,
         "learning_rate" => c.train.learning_rate = positive_float(value)?,
         "adam" => c.train.adam = adam(value)?,
         "batch_size" => c.train.batch_size = positive(value)?,
-        "epochs" => c.train.epochs = positive(value)?,
+        "epochs" => c.train.epochs = at_most_count(positive(value)?, MAX_EPOCHS)?,
         "seed" => c.train.seed = seed(value)?,
         _ => return Err(format!("`{key}` is not a setting")),
     }
@@ -93,7 +102,7 @@ pub fn finish(draft: Draft) -> Result<RunConfig, String> {
         }
         config.train.hidden.truncate(depth);
     }
-    Ok(config)
+    Ok(config.normalized())
 }
 
 /// The section a setting is fixed in: `data` or `train`.
@@ -226,18 +235,59 @@ fn float(value: &Value) -> Result<f64, String> {
 fn positive_float(value: &Value) -> Result<f64, String> {
     let f = float(value)?;
     if f > 0.0 {
-        Ok(f)
+        in_f32(f)
     } else {
         Err(format!("must be greater than 0, got {f}"))
     }
 }
 
+/// `-0.0` comes back as `0.0`: one setting, one meaning.
 fn non_negative_float(value: &Value) -> Result<f64, String> {
     let f = float(value)?;
     if f >= 0.0 {
-        Ok(f)
+        in_f32(f + 0.0)
     } else {
         Err(format!("must be 0 or more, got {f}"))
+    }
+}
+
+/// Training computes in f32: a value that is 0, a subnormal or infinite there would train
+/// with another value than the one written.
+fn in_f32(f: f64) -> Result<f64, String> {
+    let single = f as f32;
+    if f == 0.0 || single.is_normal() {
+        Ok(f)
+    } else if single.is_infinite() {
+        Err(format!(
+            "is {}, beyond the largest 32-bit float training computes with (3.4e38)",
+            compact_float(f)
+        ))
+    } else {
+        Err(format!(
+            "is {}, which is 0 or lossy in the 32-bit floats training computes with: use at least 1.2e-38",
+            compact_float(f)
+        ))
+    }
+}
+
+/// `value` if it is no number above `limit`; other checks come after.
+fn at_most(value: &Value, limit: f64) -> Result<&Value, String> {
+    match float(value) {
+        Ok(f) if f > limit => Err(format!(
+            "is {}: use at most {limit:e} (beyond it the 32-bit arithmetic of training saturates or overflows)",
+            compact_float(f)
+        )),
+        _ => Ok(value),
+    }
+}
+
+fn at_most_count(n: usize, limit: usize) -> Result<usize, String> {
+    if n <= limit {
+        Ok(n)
+    } else {
+        Err(format!(
+            "is {n}: use at most {limit} (an epoch of MNIST takes about a second, so more would train for weeks)"
+        ))
     }
 }
 

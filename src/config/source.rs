@@ -65,6 +65,11 @@ impl Source {
         }
     }
 
+    /// The file as TOML with its original spelling, where it parses.
+    pub fn document(&self) -> Option<&toml_edit::ImDocument<String>> {
+        self.doc.as_ref()
+    }
+
     pub fn note_override(&mut self, dotted: &str, argument: &str) {
         self.overrides
             .insert(dotted.to_string(), argument.to_string());

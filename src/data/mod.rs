@@ -157,6 +157,10 @@ impl DatasetName {
     }
 }
 
+/// Test images of both data sets (MNIST's and Fashion-MNIST's t10k files), for estimates
+/// made before any data is loaded.
+pub const TEST_SIZE: usize = 10_000;
+
 /// A read-only view of consecutive images from one IDX file.
 #[derive(Clone)]
 pub struct Images {

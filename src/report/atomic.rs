@@ -29,8 +29,9 @@ pub fn unsynced<T>(f: impl FnOnce() -> T) -> T {
     result
 }
 
-/// Temporary files that exist right now, so that quitting at once (a second Ctrl-C) can
-/// remove them instead of leaving `.summary.csv.*.tmp` files behind for good.
+/// Temporary files and folders that exist right now, so that quitting at once (a second
+/// Ctrl-C or SIGTERM) can remove them instead of leaving `.summary.csv.*.tmp` files or
+/// `--verify`'s scratch folder behind for good.
 static PENDING: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
 
 fn pending() -> std::sync::MutexGuard<'static, Option<HashSet<PathBuf>>> {
@@ -51,7 +52,26 @@ pub fn temporary(
     Ok((tmp, Recorded(path)))
 }
 
-/// Keeps a temporary file on the list of [`temporary`] files while it lives.
+/// A temporary folder (`--verify` trains into one), recorded like [`temporary`] files
+/// until it is removed: the fields drop in order, the folder first.
+pub struct TemporaryDir {
+    pub dir: tempfile::TempDir,
+    _recorded: Recorded,
+}
+
+/// Creates a [`TemporaryDir`] in the system's temporary folder.
+pub fn temporary_dir(prefix: &str) -> std::io::Result<TemporaryDir> {
+    let mut set = pending();
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
+    let path = dir.path().to_path_buf();
+    set.get_or_insert_with(HashSet::new).insert(path.clone());
+    Ok(TemporaryDir {
+        dir,
+        _recorded: Recorded(path),
+    })
+}
+
+/// Keeps a temporary file or folder on the list while it lives.
 pub struct Recorded(PathBuf);
 
 impl Drop for Recorded {
@@ -77,14 +97,25 @@ fn remove_temporaries(
     let set = pending();
     let chosen = |p: &&PathBuf| root.is_none_or(|r| p.starts_with(r));
     for path in set.iter().flatten().filter(chosen) {
-        let _ = fs::remove_file(path);
+        match fs::symlink_metadata(path) {
+            Ok(m) if m.is_dir() => {
+                let _ = fs::remove_dir_all(path);
+            }
+            _ => {
+                let _ = fs::remove_file(path);
+            }
+        }
     }
     set
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced to disk
-/// and then renamed over `path`; the folder must exist.
+/// and then renamed over `path`; the folder must exist. A link at `path` is refused: it
+/// was planted (runner writes none), and replacing it would hide that.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(crate::layout::link_error(path));
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

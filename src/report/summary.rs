@@ -64,6 +64,8 @@ pub struct Row {
     /// Where it computed; empty when its folder does not say (not started, or another
     /// config's folder).
     pub device: String,
+    /// Which engine computed it (`kernels`, `pack`); empty where `device` is.
+    pub engine: String,
     /// Every epoch's costs of a finished run; empty otherwise.
     pub metrics: Vec<EpochMetrics>,
     pub error: String,
@@ -105,14 +107,25 @@ pub fn row(out: &Path, experiment: &Experiment, run: &Run, running: bool) -> Row
         RunState::Failed(e) => (Status::Failed, Vec::new(), e),
         RunState::OtherConfig(why) => (Status::Conflict, Vec::new(), why),
         RunState::Damaged(why) => (Status::Damaged, Vec::new(), why),
+        // Another process trains it (and holds its lock), or no one does yet.
+        RunState::Incomplete if layout::is_locked(&dir) => {
+            (Status::Running, Vec::new(), String::new())
+        }
         RunState::Missing | RunState::Incomplete => (Status::Pending, Vec::new(), String::new()),
     };
+    // device.txt and engine.txt are written before a run starts; a folder without them
+    // (from before they existed) computed on the CPU with the kernels.
+    let recorded = matches!(status, Status::Done | Status::Failed | Status::Running);
     Row {
-        // device.txt is written before a run starts; a run of a folder without
-        // one (from before it existed) computed on the CPU.
-        device: match status {
-            Status::Done | Status::Failed | Status::Running => layout::read_device(&dir),
-            Status::Pending | Status::Conflict | Status::Damaged => String::new(),
+        device: if recorded {
+            layout::read_device(&dir)
+        } else {
+            String::new()
+        },
+        engine: if recorded {
+            layout::read_engine(&dir).kind().to_string()
+        } else {
+            String::new()
         },
         id: run.id.clone(),
         configuration: configuration(&run.id),
@@ -144,9 +157,10 @@ pub fn failed_at(error: &str) -> (usize, usize) {
 }
 
 /// The columns of summary.csv after the settings.
-const RESULT_COLUMNS: [&str; 13] = [
+const RESULT_COLUMNS: [&str; 14] = [
     "status",
     "device",
+    "engine",
     "epochs_done",
     "final_train_cost",
     "final_test_cost",
@@ -195,6 +209,7 @@ pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> 
         record.extend([
             row.status.as_str().to_string(),
             row.device.clone(),
+            row.engine.clone(),
             m.len().to_string(),
             cost(0),
             cost(1),

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::config::{Experiment, Run};
+use crate::layout::Engine;
 use crate::report::atomic::unsynced;
 use crate::report::rebuild;
 use crate::report::summary::{self, Row, Status};
@@ -38,10 +39,37 @@ struct State {
     next_write: Instant,
 }
 
+/// Results of two engines differ in the last bits: a folder that silently mixed them
+/// would make `--verify` and comparisons across its runs misleading.
+fn warn_of_mixed_engines(experiment: &Experiment, rows: &[Row], engine: Engine, todo: usize) {
+    let others = rows
+        .iter()
+        .filter(|r| r.status == Status::Done && r.engine != engine.kind())
+        .count();
+    if others > 0 && todo > 0 {
+        tracing::warn!(
+            "{}: {others} complete runs were computed by another engine than the {todo} to train now ({}): the two engines' costs differ in the last bits, and the summary's engine column shows which computed each. To keep one engine, pass {}, or --force to recompute every run",
+            experiment.name,
+            engine.kind(),
+            match engine {
+                Engine::Kernels => "--pack N as those runs had",
+                Engine::Pack(_) => "no --pack",
+            }
+        );
+    }
+}
+
 impl<'e> Feed<'e> {
-    /// Reads every run folder of `experiment` and writes the report files once.
-    pub fn new(out: &Path, experiment: &'e Experiment) -> anyhow::Result<Feed<'e>> {
+    /// Reads every run folder of `experiment` and writes the report files once; says so
+    /// when the `todo` runs about to train with `engine` join results of another engine.
+    pub fn new(
+        out: &Path,
+        experiment: &'e Experiment,
+        engine: Engine,
+        todo: usize,
+    ) -> anyhow::Result<Feed<'e>> {
         let rows = summary::collect(out, experiment, &HashSet::new());
+        warn_of_mixed_engines(experiment, &rows, engine, todo);
         rebuild::write_rows(out, experiment, &rows)?;
         let index = rows
             .iter()

@@ -14,8 +14,7 @@ use std::path::{Path, PathBuf};
 
 use fd_lock::RwLock;
 
-/// The lock file's name inside a run folder.
-pub const LOCK: &str = ".lock";
+use crate::layout::LOCK;
 
 /// A run folder's lock, open but not necessarily held.
 pub struct RunLock {
@@ -34,16 +33,21 @@ pub enum Attempt<'a> {
 impl RunLock {
     /// Opens (creating) the lock file of the run folder `dir`, which must exist. It is
     /// opened for writing: NFS emulates `flock` with byte-range locks, and an exclusive
-    /// one needs a file open for writing.
+    /// one needs a file open for writing. A link planted at it is refused, not followed
+    /// (`O_NOFOLLOW`): the holder's name is written into the file.
     pub fn open(dir: &Path) -> anyhow::Result<RunLock> {
         let path = dir.join(LOCK);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {e}", path.display()))?;
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+        let file = options.open(&path).map_err(|e| {
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                crate::layout::link_error(&path)
+            } else {
+                anyhow::anyhow!("cannot open the lock file {}: {e}", path.display())
+            }
+        })?;
         Ok(RunLock {
             path,
             file: RwLock::new(file),

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+pub mod budget;
 mod feed;
 pub mod lock;
 pub mod memory;
@@ -23,7 +24,7 @@ use crate::config::{Experiment, Run};
 use crate::data::{Dataset, DatasetName};
 use crate::device::Slot;
 use crate::error::input_error;
-use crate::layout::{self, RunState};
+use crate::layout::{self, Engine, RunState};
 use crate::report::atomic::write_atomic;
 use crate::report::metrics::EpochMetrics;
 use crate::report::progress::Reporter;
@@ -46,11 +47,21 @@ pub struct Options {
     pub pack: usize,
 }
 
+impl Options {
+    /// The engine runs trained on `slot` compute with.
+    pub fn engine(&self, slot: Slot) -> Engine {
+        Engine::for_pack(self.pack, slot != Slot::Cpu)
+    }
+}
+
 /// What to do with an experiment's runs, decided from their folders before anything runs.
 pub struct Plan<'e> {
     pub experiment: &'e Experiment,
     pub todo: Vec<&'e Run>,
     pub skipped: Vec<&'e Run>,
+    /// With `--force`: the results each run to do had when planned. A run whose results
+    /// have changed since was trained again by another forced process meanwhile: done.
+    pub forced: HashMap<String, Option<layout::Stamp>>,
 }
 
 /// How the runs ended.
@@ -82,8 +93,19 @@ pub fn plan<'e>(
     let mut todo = Vec::new();
     let mut skipped = Vec::new();
     let mut conflicts = Vec::new();
+    let mut forced = HashMap::new();
+    let experiment_dir = layout::experiment_dir(&opts.out, &experiment.name);
+    if let Some(link) = layout::check_links(&opts.out, &experiment_dir, layout::EXPERIMENT_FILES) {
+        return Err(layout::link_error(&link));
+    }
     for run in runs {
         let dir = layout::run_dir(&opts.out, &experiment.name, &run.id);
+        if let Some(link) = layout::check_links(&experiment_dir, &dir, layout::RUN_FILES) {
+            return Err(layout::link_error(&link));
+        }
+        if opts.force {
+            forced.insert(run.id.clone(), layout::stamp(&dir));
+        }
         match layout::read_state(&dir, &run.config) {
             RunState::Complete(_) if !opts.force => skipped.push(run),
             RunState::OtherConfig(why) if !opts.force => {
@@ -102,11 +124,13 @@ pub fn plan<'e>(
             conflicts.join("\n")
         )));
     }
-    Ok(Plan {
+    let plan = Plan {
         experiment,
         todo,
         skipped,
-    })
+        forced,
+    };
+    Ok(plan)
 }
 
 /// The data sets the runs to do need.
@@ -211,7 +235,12 @@ pub fn execute(
         opts,
         reporter,
         cancel,
-        feed: Feed::new(&opts.out, plan.experiment)?,
+        feed: Feed::new(
+            &opts.out,
+            plan.experiment,
+            opts.engine(opts.slots.first().copied().unwrap_or(Slot::Cpu)),
+            plan.todo.len(),
+        )?,
         budget: Budget::new(memory::available().unwrap_or(u64::MAX)),
         units,
         next: AtomicUsize::new(0),
@@ -358,8 +387,7 @@ fn attempt(shared: &Shared, slot: Slot, run: &Run, wait: bool) -> Ended {
 /// Creates the run's folder and opens its lock file; a folder that cannot be written
 /// fails the run.
 fn open_lock(shared: &Shared, run: &Run, dir: &Path) -> Result<RunLock, Ended> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create {}", dir.display()))
+    layout::create_dir_under(&shared.opts.out, dir)
         .and_then(|()| RunLock::open(dir))
         .map_err(|e| {
             let error = format!("{e:#} (no error.txt: the folder cannot be written)");
@@ -385,8 +413,14 @@ fn claim<'l>(
         Ok(Attempt::Held(guard)) => guard,
         Ok(Attempt::Busy(who)) => return Err(busy(run, dir, who)),
     };
+    let forced_elsewhere = shared.opts.force
+        && shared
+            .plan
+            .forced
+            .get(&run.id)
+            .is_some_and(|planned| layout::stamp(dir) != *planned);
     match layout::read_state(dir, &run.config) {
-        RunState::Complete(_) if !shared.opts.force => {
+        RunState::Complete(_) if !shared.opts.force || forced_elsewhere => {
             shared
                 .reporter
                 .skipped_runs(std::iter::once(run.id.as_str()));
@@ -473,7 +507,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn run_one(shared: &Shared, run: &Run, slot: Slot, dir: &Path) -> Result<(), String> {
     let (reporter, cancel) = (shared.reporter, shared.cancel);
     let result = catch_unwind(AssertUnwindSafe(|| -> anyhow::Result<()> {
-        prepare_dir(dir, run, slot)?;
+        prepare_dir(shared.opts, dir, run, slot)?;
         let Some(dataset) = shared.data.get(&run.config.data.dataset) else {
             anyhow::bail!(
                 "data set {} was not loaded",
@@ -509,8 +543,8 @@ fn run_one(shared: &Shared, run: &Run, slot: Slot, dir: &Path) -> Result<(), Str
 
 /// Clears what an earlier attempt left and records the resolved config first, so the
 /// folder always says which config its files belong to.
-fn prepare_dir(dir: &Path, run: &Run, slot: Slot) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+fn prepare_dir(opts: &Options, dir: &Path, run: &Run, slot: Slot) -> anyhow::Result<()> {
+    layout::create_dir_under(&opts.out, dir)?;
     for name in [
         layout::METRICS,
         layout::ERROR,
@@ -525,6 +559,9 @@ fn prepare_dir(dir: &Path, run: &Run, slot: Slot) -> anyhow::Result<()> {
     }
     let path = dir.join(layout::DEVICE);
     write_atomic(&path, format!("{}\n", slot.label()).as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let path = dir.join(layout::ENGINE);
+    write_atomic(&path, format!("{}\n", opts.engine(slot).label()).as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     let path = dir.join(layout::CONFIG);
     write_atomic(&path, run.config.to_toml().as_bytes())
@@ -576,6 +613,7 @@ mod tests {
             experiment: &e,
             todo: e.runs.iter().collect(),
             skipped: Vec::new(),
+            forced: HashMap::new(),
         };
         let err = check_memory(&plan, Some(16_000_000_000)).unwrap_err();
         assert_eq!(exit_code(&err), 2);
@@ -592,6 +630,7 @@ mod tests {
             experiment: &small,
             todo: small.runs.iter().collect(),
             skipped: Vec::new(),
+            forced: HashMap::new(),
         };
         assert!(check_memory(&plan, Some(16_000_000_000)).is_ok());
     }

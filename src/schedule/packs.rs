@@ -157,7 +157,7 @@ fn train_pack(
         .iter()
         .zip(&dirs)
         .map(|(run, dir)| {
-            prepare_dir(dir, run, slot)
+            prepare_dir(opts, dir, run, slot)
                 .err()
                 .map(|e| Err(format!("{e:#}")))
         })

@@ -64,7 +64,13 @@ fn shard_from_env(
             "--shard auto: the shard count is 0; set --shard-count (or $RUNNER_SHARD_COUNT) to the number of array tasks",
         ));
     }
-    if let Some(id) = env_number(env, "SLURM_ARRAY_TASK_ID")? {
+    let slurm_task = env_number(env, "SLURM_ARRAY_TASK_ID")?;
+    if let (Some(id), Some(index)) = (slurm_task, env_number(env, "JOB_COMPLETION_INDEX")?) {
+        return Err(input_error(format!(
+            "--shard auto: both Slurm (SLURM_ARRAY_TASK_ID={id}) and Kubernetes (JOB_COMPLETION_INDEX={index}) name this task's shard; unset the one that does not apply, or pass --shard INDEX/COUNT"
+        )));
+    }
+    if let Some(id) = slurm_task {
         let count = count.ok_or_else(|| {
             input_error(format!(
                 "--shard auto: Slurm array task {id}, but no shard count; set it where the array is declared, \
@@ -181,6 +187,7 @@ fn slurm_shard(id: usize, count: usize, array: &SlurmArray) -> anyhow::Result<Sh
         .collect();
     shards.sort_unstable();
     shards.dedup();
+    check_task_in_array(id, array)?;
     if shards.len() != count {
         return Err(input_error(format!(
             "--shard auto: the tasks of --array={} fall on only {} of {count} shards (shard = task id mod {count}), \
@@ -190,6 +197,20 @@ fn slurm_shard(id: usize, count: usize, array: &SlurmArray) -> anyhow::Result<Sh
         )));
     }
     Ok(shard)
+}
+
+/// The task id must be one of the array's, as Slurm's other variables describe it.
+fn check_task_in_array(id: usize, array: &SlurmArray) -> anyhow::Result<()> {
+    let on_step = id
+        .checked_sub(array.min)
+        .is_some_and(|d| d % array.step == 0);
+    if id > array.max || !on_step {
+        return Err(input_error(format!(
+            "--shard auto: SLURM_ARRAY_TASK_ID is {id}, which is not a task of the array Slurm describes (--array={}: SLURM_ARRAY_TASK_MIN, _MAX, _STEP and _COUNT); the variables disagree, so the shard cannot be trusted: pass --shard INDEX/COUNT",
+            array.spec()
+        )));
+    }
+    Ok(())
 }
 
 /// Keeps the runs whose id contains `filter` (if any) and that belong to `shard` (if any),

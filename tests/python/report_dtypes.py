@@ -25,7 +25,7 @@ SETTINGS = {
 
 SUMMARY = {
     "experiment": TEXT, "run_id": TEXT, "configuration": TEXT, **SETTINGS,
-    "status": TEXT, "device": TEXT, "epochs_done": INT,
+    "status": TEXT, "device": TEXT, "engine": TEXT, "epochs_done": INT,
     "final_train_cost": FLOAT, "final_test_cost": FLOAT,
     "best_train_cost": FLOAT, "best_train_epoch": INT,
     "best_test_cost": FLOAT, "best_test_epoch": INT, "seconds": FLOAT,
@@ -57,7 +57,7 @@ def kind(series: pd.Series) -> str:
 
 # Text columns that can be empty in every row (no run failed; no run started), where
 # pandas would guess float: the README reads them with this.
-TEXT_DTYPES = {"device": "str", "error": "str"}
+TEXT_DTYPES = {"device": "str", "engine": "str", "error": "str"}
 
 
 def check(path: str, expected: dict, rest: str | None) -> list[str]:

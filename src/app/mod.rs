@@ -1,32 +1,38 @@
-//! What each command-line mode does, kept out of `main.rs` so tests can call it.
+//! What each command-line mode does, kept out of `main.rs` so tests can call it: train
+//! (here), `--dry-run` ([`dry_run`]), `--verify` ([`verify`]) and `--summarize`.
+//!
+//! Every mode checks everything the command line names before it starts any work:
+//! every experiment file, the selection, every run folder (conflicting results, planted
+//! links), the memory each run needs and the data sets, so that a problem in the last
+//! file does not surface after hours of training on the first.
+
+mod dry_run;
+mod verify;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::cli::Args;
 use crate::config::{self, Experiment, Run};
 use crate::data::{self, DataOptions, Dataset, DatasetName};
 use crate::device::{self, Slot};
-use crate::error::{input_error, Interrupted};
+use crate::error::{input_error, nothing_selected, Interrupted, Stopped};
 use crate::layout;
 use crate::report;
 use crate::report::progress::{Mode, Reporter};
-use crate::schedule::{self, select, Options, Outcome};
-use crate::verify::{self, Verdict};
+use crate::schedule::{self, select, Options, Outcome, Plan};
+use crate::signals;
+
+pub use dry_run::dry_run_table;
 
 /// Runs the command line; the error decides the exit code (see [`crate::error::exit_code`]).
 pub fn run(args: Args) -> anyhow::Result<()> {
     init_logging(args.quiet, args.verbose);
-    // Check every file before running any, so a typo in the last file does not surface
-    // after hours of training on the first.
-    let experiments = args
-        .experiments
-        .iter()
-        .map(|path| config::load(path, &args.set))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    check_flags(&args)?;
+    let experiments = load_all(&args)?;
     let shard = match &args.shard {
         Some(arg) => Some(select::parse_shard(arg, args.shard_count, &|k| {
             std::env::var(k).ok()
@@ -39,20 +45,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let device = device::parse(&args.device)?;
     if args.dry_run {
-        return dry_run(&args, &experiments, &selected);
+        device::check_build(&device)?;
+        return dry_run::dry_run(&args, &experiments, &selected);
     }
     check_out(&args.out)?;
     if args.summarize {
-        for experiment in &experiments {
-            report::rebuild::write(&args.out, experiment, &HashSet::new())?;
-            say(&format!(
-                "{}: summary rebuilt in {}",
-                experiment.name,
-                layout::experiment_dir(&args.out, &experiment.name).display()
-            ));
-        }
-        return Ok(());
+        return summarize(&args.out, &experiments);
     }
+    selected.require_some(&experiments)?;
     let slots = device::slots(&device)?;
     schedule::init_compute_pool();
     let jobs = match slots[..] {
@@ -83,12 +83,46 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         data: HashMap::new(),
         mode: Mode::detect(args.quiet),
-        cancel: cancel_on_ctrl_c(),
+        cancel: signals::cancel_on_stop_signals(say),
     };
     if args.verify {
-        return verify_all(&mut session, &experiments, &selected, args.tolerance);
+        let pack = args.pack.filter(|_| !session.on_gpu());
+        return verify::verify_all(&mut session, &experiments, &selected, args.tolerance, pack);
     }
     train_all(&mut session, &experiments, &selected)
+}
+
+/// Flags that only mean something together.
+fn check_flags(args: &Args) -> anyhow::Result<()> {
+    if args.shard_count.is_some() && args.shard.as_deref() != Some("auto") {
+        return Err(input_error(
+            "--shard-count applies to --shard auto only (with --shard INDEX/COUNT the count is COUNT); remove it or use --shard auto",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads every experiment file before any is run, and refuses two that would write into
+/// one folder.
+fn load_all(args: &Args) -> anyhow::Result<Vec<Experiment>> {
+    let experiments = args
+        .experiments
+        .iter()
+        .map(|path| config::load(path, &args.set))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut seen: HashMap<&str, &Path> = HashMap::new();
+    for (experiment, path) in experiments.iter().zip(&args.experiments) {
+        if let Some(first) = seen.insert(&experiment.name, path) {
+            return Err(input_error(format!(
+                "{} and {} both name their experiment \"{}\": their runs would share the folder {} and its summary would keep one file's runs only; give one of them another `name`",
+                first.display(),
+                path.display(),
+                experiment.name,
+                layout::experiment_dir(&args.out, &experiment.name).display()
+            )));
+        }
+    }
+    Ok(experiments)
 }
 
 /// Trains the selected runs of every experiment; the error lists the runs that failed,
@@ -98,15 +132,23 @@ fn train_all(
     experiments: &[Experiment],
     selected: &Selection,
 ) -> anyhow::Result<()> {
+    let plans = experiments
+        .iter()
+        .map(|e| (selected.runs(e), e))
+        .map(|(runs, e)| session.prepare(e, runs))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    session.make_folders(&plans)?;
+    session.load_data(&plans)?;
     let mut failed = Vec::new();
     let mut conflicts = Vec::new();
-    for experiment in experiments {
-        let outcome = session.run(experiment, selected.runs(experiment))?;
-        let line = |(id, e): &(String, String)| format!("  {}/{id}: {e}", experiment.name);
+    for plan in &plans {
+        let outcome = session.execute(plan)?;
+        let name = &plan.experiment.name;
+        let line = |(id, e): &(String, String)| format!("  {name}/{id}: {e}");
         failed.extend(outcome.failed.iter().map(line));
         conflicts.extend(outcome.conflicts.iter().map(line));
         if outcome.cancelled {
-            return Err(Interrupted::Sweep.into());
+            return Err(interrupted(Stopped::Sweep));
         }
         if !outcome.conflicts.is_empty() {
             break;
@@ -143,20 +185,35 @@ fn failed_note(failed: &[String]) -> String {
     }
 }
 
-/// Prints each experiment's table; a reader that goes away (`| head`) ends the listing
-/// quietly.
-fn dry_run(args: &Args, experiments: &[Experiment], selected: &Selection) -> anyhow::Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    for (path, experiment) in args.experiments.iter().zip(experiments) {
-        let runs = selected.runs(experiment);
-        let written =
-            write_dry_run_table(&mut out, path, experiment, &runs).and_then(|()| out.flush());
-        match written {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-            Err(e) => anyhow::bail!("cannot write to standard output: {e}"),
+/// `--summarize`: rebuilds each experiment's report from the run folders it finds. An
+/// experiment with no run folder under `--out` (a mistyped `--out`, the wrong file) is
+/// an empty selection, and nothing is created for it.
+fn summarize(out: &Path, experiments: &[Experiment]) -> anyhow::Result<()> {
+    for experiment in experiments {
+        let dir = layout::experiment_dir(out, &experiment.name);
+        let found = experiment
+            .runs
+            .iter()
+            .any(|r| layout::run_dir(out, &experiment.name, &r.id).is_dir());
+        if !found {
+            return Err(nothing_selected(format!(
+                "--summarize: no run of experiment \"{}\" has a folder in {}, so there is no report to rebuild; check --out (the folder that holds {}/) and the experiment file",
+                experiment.name,
+                dir.display(),
+                experiment.name
+            )));
         }
+        if let Some(link) = layout::check_links(out, &dir, layout::EXPERIMENT_FILES) {
+            return Err(layout::link_error(&link));
+        }
+    }
+    for experiment in experiments {
+        report::rebuild::write(out, experiment, &HashSet::new())?;
+        say(&format!(
+            "{}: summary rebuilt in {}",
+            experiment.name,
+            layout::experiment_dir(out, &experiment.name).display()
+        ));
     }
     Ok(())
 }
@@ -192,9 +249,38 @@ impl Selection {
     fn runs<'e>(&self, experiment: &'e Experiment) -> Vec<&'e Run> {
         select::select(&experiment.runs, self.filter.as_deref(), self.shard)
     }
+
+    /// An error (exit 3) when no experiment has a selected run: a check or a sweep over
+    /// nothing must not pass for one that did its work.
+    fn require_some(&self, experiments: &[Experiment]) -> anyhow::Result<()> {
+        if experiments.iter().any(|e| !self.runs(e).is_empty()) {
+            return Ok(());
+        }
+        let total: usize = experiments.iter().map(|e| e.runs.len()).sum();
+        let mut by = Vec::new();
+        if let Some(f) = &self.filter {
+            by.push(format!("--filter {f:?} (no run id contains it)"));
+        }
+        if let Some(s) = self.shard {
+            by.push(format!(
+                "--shard {}/{} (a shard of {total} runs dealt to {} shards)",
+                s.index, s.count, s.count
+            ));
+        }
+        let names: Vec<&str> = experiments.iter().map(|e| e.name.as_str()).collect();
+        Err(nothing_selected(format!(
+            "no run selected: {} of the {total} runs of {}; `--dry-run` without it lists the run ids",
+            if by.is_empty() {
+                "the experiments have none".to_string()
+            } else {
+                by.join(" and ")
+            },
+            names.join(", ")
+        )))
+    }
 }
 
-/// What every experiment of one invocation shares: options, loaded data, Ctrl-C.
+/// What every experiment of one invocation shares: options, loaded data, the stop flag.
 struct Session {
     opts: Options,
     data_opts: DataOptions,
@@ -204,17 +290,21 @@ struct Session {
 }
 
 impl Session {
-    fn run(&mut self, experiment: &Experiment, runs: Vec<&Run>) -> anyhow::Result<Outcome> {
+    fn on_gpu(&self) -> bool {
+        self.opts.slots.iter().any(|s| *s != Slot::Cpu)
+    }
+
+    /// Everything about an experiment's runs that can be checked before any trains,
+    /// writing nothing: their folders and their memory.
+    fn prepare<'e>(
+        &self,
+        experiment: &'e Experiment,
+        runs: Vec<&'e Run>,
+    ) -> anyhow::Result<Plan<'e>> {
         let selected = runs.len();
         let plan = schedule::plan(experiment, runs, &self.opts)?;
         schedule::check_memory(&plan, schedule::memory::available())?;
         let dir = layout::experiment_dir(&self.opts.out, &experiment.name);
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            input_error(format!(
-                "cannot create the results folder {}: {e}; --out must name a folder you can write to",
-                dir.display()
-            ))
-        })?;
         tracing::info!(
             "{}: {} runs selected, {} to do, {} already complete, {} at a time",
             experiment.name,
@@ -231,10 +321,38 @@ impl Session {
                 dir.display()
             );
         }
-        for name in schedule::datasets_needed(&plan) {
-            if let std::collections::hash_map::Entry::Vacant(slot) = self.data.entry(name) {
-                slot.insert(data::load(name, &self.data_opts)?);
+        Ok(plan)
+    }
+
+    /// The results folder of every plan with selected runs, once every plan is checked:
+    /// one that cannot be made is bad input (exit 2), found before anything trains.
+    fn make_folders(&self, plans: &[Plan]) -> anyhow::Result<()> {
+        for plan in plans {
+            if !(plan.todo.is_empty() && plan.skipped.is_empty()) {
+                let dir = layout::experiment_dir(&self.opts.out, &plan.experiment.name);
+                layout::create_dir_under(&self.opts.out, &dir)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Loads every data set the plans' runs need, before any of them trains.
+    fn load_data(&mut self, plans: &[Plan]) -> anyhow::Result<()> {
+        for plan in plans {
+            for name in schedule::datasets_needed(plan) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = self.data.entry(name) {
+                    slot.insert(data::load(name, &self.data_opts)?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Trains a prepared plan's runs.
+    fn execute(&self, plan: &Plan) -> anyhow::Result<Outcome> {
+        let experiment = plan.experiment;
+        if plan.todo.is_empty() && plan.skipped.is_empty() {
+            return Ok(Outcome::default());
         }
         let steps = plan
             .todo
@@ -254,7 +372,7 @@ impl Session {
             })
             .fold(0u64, u64::saturating_add);
         let reporter = Reporter::new(self.mode, &experiment.name, plan.todo.len(), steps);
-        let outcome = schedule::execute(&plan, &self.data, &self.opts, &reporter, &self.cancel)?;
+        let outcome = schedule::execute(plan, &self.data, &self.opts, &reporter, &self.cancel)?;
         tracing::info!(
             "{}: {} completed, {} skipped, {} failed; results in {}",
             experiment.name,
@@ -267,71 +385,18 @@ impl Session {
     }
 }
 
-/// Reruns the selected runs into a temporary folder and compares their costs with the
-/// results under `--out`.
-fn verify_all(
-    session: &mut Session,
-    experiments: &[Experiment],
-    selected: &Selection,
-    tolerance: f64,
-) -> anyhow::Result<()> {
-    let committed = session.opts.out.clone();
-    let scratch = tempfile::Builder::new()
-        .prefix("runner-verify-")
-        .tempdir()
-        .map_err(|e| anyhow::anyhow!("cannot create a temporary folder: {e}"))?;
-    session.opts.out = scratch.path().to_path_buf();
-    session.opts.force = false;
-    let mut drifting = Vec::new();
-    for experiment in experiments {
-        let runs = selected.runs(experiment);
-        // Runs without committed results are MISSING whatever a rerun gives: not trained.
-        let comparable: Vec<&Run> = runs
-            .iter()
-            .filter(|r| verify::has_committed(&committed, experiment, r))
-            .copied()
-            .collect();
-        let outcome = session.run(experiment, comparable)?;
-        if outcome.cancelled {
-            return Err(Interrupted::Verify.into());
-        }
-        let rows: Vec<(String, Verdict)> = runs
-            .iter()
-            .map(|r| {
-                (
-                    r.id.clone(),
-                    verify::verdict(&committed, scratch.path(), experiment, r),
-                )
-            })
-            .collect();
-        show(&format!(
-            "{} ({} runs, tolerance {tolerance})\n{}",
-            experiment.name,
-            rows.len(),
-            verify::table(&rows, tolerance)
-        ));
-        drifting.extend(
-            rows.into_iter()
-                .filter(|(_, v)| !v.passes(tolerance))
-                .map(|(id, v)| (format!("{}/{id}", experiment.name), v)),
-        );
-    }
-    if drifting.is_empty() {
-        show("all runs reproduce\n");
-        Ok(())
-    } else {
-        anyhow::bail!(
-            "{} did not reproduce within tolerance {tolerance}:\n{}",
-            plural_runs(drifting.len()),
-            verify::table(&drifting, tolerance)
-        )
-    }
-}
-
 /// Runs a GPU trains together by default: enough to keep it busy where one small run
 /// leaves it mostly idle, few enough that a pack's memory (about 45 MB a run for MNIST
 /// and the depth sweep's models) stays small beside a GPU's.
 const DEFAULT_GPU_PACK: usize = 32;
+
+fn interrupted(what: Stopped) -> anyhow::Error {
+    Interrupted {
+        signal: signals::received(),
+        what,
+    }
+    .into()
+}
 
 fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -357,64 +422,6 @@ fn init_logging(quiet: bool, verbose: u8) {
         .with_target(false)
         .without_time()
         .try_init();
-}
-
-/// The first Ctrl-C asks runs to stop at their next batch (finished runs are kept);
-/// a second one exits at once.
-fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
-    let cancel = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&cancel);
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            crate::report::atomic::exit_removing_temporaries(130);
-        }
-        say("\nstopping: runs in progress end at their next batch (Ctrl-C again to quit now)");
-    });
-    cancel
-}
-
-/// The expanded runs as an aligned table: id, then one column per swept key.
-pub fn dry_run_table(path: &Path, experiment: &Experiment) -> String {
-    let mut out = Vec::new();
-    let runs: Vec<&Run> = experiment.runs.iter().collect();
-    write_dry_run_table(&mut out, path, experiment, &runs).expect("writing to memory");
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// [`dry_run_table`] of some of the runs, written line by line.
-fn write_dry_run_table(
-    out: &mut impl Write,
-    path: &Path,
-    experiment: &Experiment,
-    runs: &[&Run],
-) -> std::io::Result<()> {
-    let header: Vec<&str> = std::iter::once("id")
-        .chain(experiment.axes.iter().map(String::as_str))
-        .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for run in runs {
-        widths[0] = widths[0].max(run.id.len());
-        for (w, (_, v)) in widths[1..].iter_mut().zip(&run.values) {
-            *w = (*w).max(v.len());
-        }
-    }
-    writeln!(out, "{} ({})", experiment.name, path.display())?;
-    let mut line = String::new();
-    let mut row = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| {
-        line.clear();
-        for (cell, &w) in cells.zip(&widths) {
-            line.push_str(cell);
-            line.extend(std::iter::repeat_n(' ', w.saturating_sub(cell.len()) + 2));
-        }
-        writeln!(out, "{}", line.trim_end())
-    };
-    row(out, &mut header.iter().copied())?;
-    for run in runs {
-        let mut cells =
-            std::iter::once(run.id.as_str()).chain(run.values.iter().map(|(_, v)| v.as_str()));
-        row(out, &mut cells)?;
-    }
-    writeln!(out, "{}", plural_runs(runs.len()))
 }
 
 /// "1 run", "2 runs".

@@ -1,0 +1,116 @@
+//! `--dry-run`: the expanded runs as a table per experiment file, their training budget
+//! and a time estimate from a step measured here. Writes nothing but stdout.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::cli::Args;
+use crate::config::{Experiment, Run};
+use crate::schedule::budget;
+
+use super::{default_jobs, plural_runs, Selection};
+
+/// Prints each experiment's table, then the budget of everything selected; a reader
+/// that goes away (`| head`) ends the listing quietly. An empty selection is an error
+/// (exit 3) after the tables.
+pub(super) fn dry_run(
+    args: &Args,
+    experiments: &[Experiment],
+    selected: &Selection,
+) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut all: Vec<&Run> = Vec::new();
+    for (path, experiment) in args.experiments.iter().zip(experiments) {
+        let runs = selected.runs(experiment);
+        let written =
+            write_dry_run_table(&mut out, path, experiment, &runs).and_then(|()| out.flush());
+        if !written_or_gone(written)? {
+            return Ok(());
+        }
+        all.extend(runs);
+    }
+    selected.require_some(experiments)?;
+    let workers = args.jobs.unwrap_or_else(default_jobs);
+    let written = write_budget(&mut out, &all, workers).and_then(|()| out.flush());
+    written_or_gone(written)?;
+    Ok(())
+}
+
+/// `true` to go on; `false` when the reader went away.
+fn written_or_gone(written: std::io::Result<()>) -> anyhow::Result<bool> {
+    match written {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => anyhow::bail!("cannot write to standard output: {e}"),
+    }
+}
+
+/// `budget: 4 runs, 8 epochs, 4,000 examples (40 steps); estimated ...`.
+fn write_budget(out: &mut impl Write, runs: &[&Run], workers: usize) -> std::io::Result<()> {
+    let b = budget::of(runs);
+    write!(
+        out,
+        "budget: {}, {} epochs, {} examples ({} steps)",
+        plural_runs(b.runs),
+        budget::grouped(b.epochs),
+        budget::grouped(b.examples),
+        budget::grouped(b.steps)
+    )?;
+    match budget::measure(runs) {
+        Some(m) => writeln!(
+            out,
+            "; estimated {} with {} at a time on this machine's CPU (a step of {}, batch {}, measured here: {:.2} ms)",
+            budget::show(budget::estimate(runs, &m, workers)),
+            workers.min(runs.len().max(1)),
+            m.shape,
+            m.batch,
+            m.step.as_secs_f64() * 1e3
+        ),
+        None => writeln!(out),
+    }
+}
+
+/// The expanded runs as an aligned table: id, then one column per swept key.
+pub fn dry_run_table(path: &Path, experiment: &Experiment) -> String {
+    let mut out = Vec::new();
+    let runs: Vec<&Run> = experiment.runs.iter().collect();
+    write_dry_run_table(&mut out, path, experiment, &runs).expect("writing to memory");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`dry_run_table`] of some of the runs, written line by line.
+fn write_dry_run_table(
+    out: &mut impl Write,
+    path: &Path,
+    experiment: &Experiment,
+    runs: &[&Run],
+) -> std::io::Result<()> {
+    let header: Vec<&str> = std::iter::once("id")
+        .chain(experiment.axes.iter().map(String::as_str))
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for run in runs {
+        widths[0] = widths[0].max(run.id.len());
+        for (w, (_, v)) in widths[1..].iter_mut().zip(&run.values) {
+            *w = (*w).max(v.len());
+        }
+    }
+    writeln!(out, "{} ({})", experiment.name, path.display())?;
+    let mut line = String::new();
+    let mut row = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| {
+        line.clear();
+        for (cell, &w) in cells.zip(&widths) {
+            line.push_str(cell);
+            line.extend(std::iter::repeat_n(' ', w.saturating_sub(cell.len()) + 2));
+        }
+        writeln!(out, "{}", line.trim_end())
+    };
+    row(out, &mut header.iter().copied())?;
+    for run in runs {
+        let mut cells =
+            std::iter::once(run.id.as_str()).chain(run.values.iter().map(|(_, v)| v.as_str()));
+        row(out, &mut cells)?;
+    }
+    writeln!(out, "{}", plural_runs(runs.len()))
+}
