@@ -1,18 +1,19 @@
-//! The README's replication tables are generated from committed results, never typed in:
-//! each table between `<!-- table:NAME -->` markers must equal what the results give.
+//! The replication's tables (docs/replication.md) are generated from committed results,
+//! never typed in: each table between `<!-- table:NAME -->` markers must equal what the
+//! results give.
 
 mod common;
 
 use common::repo;
 use runner::report::stats;
 
-/// The text between `<!-- table:name -->` and `<!-- /table -->` in the README.
+/// The text between `<!-- table:name -->` and `<!-- /table -->` in docs/replication.md.
 fn readme_block(name: &str) -> String {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo().join("docs/replication.md")).unwrap();
     let start_marker = format!("<!-- table:{name} -->\n");
     let start = readme
         .find(&start_marker)
-        .unwrap_or_else(|| panic!("README lacks {start_marker}"))
+        .unwrap_or_else(|| panic!("docs/replication.md lacks {start_marker}"))
         + start_marker.len();
     let end = start
         + readme[start..]
