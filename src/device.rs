@@ -68,7 +68,7 @@ pub fn slots(spec: &DeviceSpec) -> anyhow::Result<Vec<Slot>> {
 #[cfg(not(feature = "cuda"))]
 fn cuda_slots(_wanted: Option<&[usize]>) -> anyhow::Result<Vec<Slot>> {
     Err(input_error(
-        "--device cuda: this runner was built without CUDA; build it with `cargo build --release --features cuda` (needs the CUDA toolkit and nvidia-smi; see the README's CUDA section)",
+        "--device cuda: this runner was built without CUDA; build it with `cargo build --release --features cuda` (needs the CUDA toolkit and nvidia-smi; see docs/gpu.md)",
     ))
 }
 
