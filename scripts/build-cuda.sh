@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Builds runner with `--features cuda` on a machine without a GPU (a cluster's login or CI
-# node, a laptop), for the GPU named by CUDA_COMPUTE_CAP, and strips it. See the README's
-# CUDA section.
+# node, a laptop), for the GPU named by CUDA_COMPUTE_CAP, and strips it. See docs/gpu.md.
 #
 #   scripts/build-cuda.sh [--out DIR]        (from anywhere; default DIR: target/cuda)
 #

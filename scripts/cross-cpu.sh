@@ -7,7 +7,7 @@
 #   cargo build --release && apt-get install qemu-user
 #   scripts/cross-cpu.sh [MODEL ...]      # default: Haswell SandyBridge Nehalem
 #
-# The README's cross-CPU table and the CI tolerance (`--verify --tolerance`) come from
+# The cross-CPU figures of docs/ci.md and the CI tolerance (`--verify --tolerance`) come from
 # this script. Emulation is slow: a few minutes per model.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -2,7 +2,7 @@
 # End-to-end test of examples/slurm/depth_sweep.sbatch on a real Slurm: installs Debian's
 # slurm-wlm and munge if they are missing, starts munged, slurmctld and slurmd for one node
 # on this machine (configuration, state and logs in a temporary folder), submits the
-# example from a fresh copy of the working tree exactly as the README says, and checks:
+# example from a fresh copy of the working tree exactly as docs/clusters.md says, and checks:
 #   - it runs with no preparation (no logs/ folder) and writes results-slurm/, leaving the
 #     committed results/ untouched;
 #   - overrides given once on the sbatch line reach every step: the summary shows every

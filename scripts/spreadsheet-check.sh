@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Spreadsheet check: imports runner's CSV files into LibreOffice Calc as a German, a French
 # and a US English user's default import would, and fails if any number was silently
-# changed (see the README, "Opening the CSV files in a spreadsheet").
+# changed (see docs/results.md, "Opening the CSV files in a spreadsheet").
 set -euo pipefail
 
 usage() {

@@ -11,9 +11,9 @@ is compared with the CSV's text:
 - German (de-DE) and French (fr-FR): a cell LibreOffice made a number must hold exactly
   the value the CSV means (read with a dot as the decimal separator); a cell kept as text
   must hold the CSV's text unchanged; a date, time, percentage, currency or boolean is a
-  failure. Text is allowed: it is visible, and the README's import steps turn it into
+  failure. Text is allowed: it is visible, and the import steps of docs/results.md turn it into
   numbers.
-- English (en-US), the README's import setting: every cell whose text is a decimal
+- English (en-US), the import setting of docs/results.md: every cell whose text is a decimal
   number must be that number, and nothing else may change.
 
 "That number" means the CSV's value as Calc can hold it: Calc, like Excel, keeps 15

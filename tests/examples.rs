@@ -1,4 +1,4 @@
-//! The cluster examples the README points to. The Slurm script runs for real in
+//! The cluster examples docs/clusters.md points to. The Slurm script runs for real in
 //! scripts/slurm-ci.sh (a one-node Slurm, from .ci/run); here it runs without Slurm, with
 //! Slurm's environment set by hand and `sbatch` replaced by a recorder, so that its logic
 //! is checked by `cargo test` too.

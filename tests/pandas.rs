@@ -1,5 +1,6 @@
-//! The result files as pandas reads them: the README's analysis lines run on the committed
-//! depth sweep, and a sweep with failed runs gives every column its documented type.
+//! The result files as pandas reads them: the analysis lines of docs/results.md run on the
+//! committed depth sweep, and a sweep with failed runs gives every column its documented
+//! type.
 //!
 //! Needs Python 3 with pandas (`pip install pandas`); `RUNNER_PYTHON` names another
 //! interpreter. `.ci/run` installs pandas where it is missing.
@@ -27,10 +28,10 @@ fn run_python(script: &str, args: &[&Path], cwd: &Path) -> String {
 }
 
 #[test]
-fn the_readmes_pandas_lines_run_on_the_committed_depth_sweep() {
+fn the_pandas_lines_of_docs_results_run_on_the_committed_depth_sweep() {
     let out = run_python(
-        "readme_pandas.py",
-        &[&repo().join("README.md"), Path::new("depth_sweep")],
+        "docs_pandas.py",
+        &[&repo().join("docs/results.md"), Path::new("depth_sweep")],
         repo(),
     );
     assert!(out.contains(">>> "), "{out}");

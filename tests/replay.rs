@@ -1,4 +1,4 @@
-//! The fast version of the step-for-step replay (README, "Replication"): runner-trace
+//! The fast version of the step-for-step replay (docs/replication.md): runner-trace
 //! records 60 steps of the smoke experiment at both depths, and an implementation that
 //! shares no code with runner (`scripts/reference/replay.py`, numpy) replays them from the
 //! same initial parameters and inputs.

@@ -1,5 +1,5 @@
 //! The report files of a small sweep with failed runs, read as an analyst would: every
-//! column present, every cell of the type the README gives it, one row per run, per
+//! column present, every cell of the type docs/results.md gives it, one row per run, per
 //! finished epoch, per configuration and per comparison.
 
 mod common;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The replay reports the README quotes: one 550-step trace (one epoch) per depth, seed 1,
-# replayed in numpy float64, numpy float32 and TensorFlow 1, each with both Adam formulas.
+# The replay reports docs/replication.md quotes: one 550-step trace (one epoch) per depth,
+# seed 1, replayed in numpy float64, numpy float32 and TensorFlow 1, each with both Adam
+# formulas.
 #
 #   cargo build --release && pip install tensorflow-cpu numpy
 #   scripts/reference/replay_report.sh [OUT]        # default results/replay

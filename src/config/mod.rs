@@ -29,7 +29,7 @@ pub enum Activation {
 
 /// Which Adam update trains the model; the two differ only in where epsilon enters, which
 /// matters here because a mean over 78,400 pixels makes many gradients as small as
-/// epsilon (see the README's replication section).
+/// epsilon (see docs/replication.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AdamFormula {

@@ -26,7 +26,7 @@ pub const DATA_DIR_ENV: &str = "RUNNER_DATA_DIR";
 pub const MIRRORS_ENV: &str = "RUNNER_DATA_MIRRORS";
 pub use pip::PIP_ENV;
 
-/// Where data comes from; see the README's Data section for the order in which sources are tried.
+/// Where data comes from; see docs/data.md for the order in which sources are tried.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DataOptions {
     /// Root data folder: --data-dir, else $RUNNER_DATA_DIR, else "data". Data set files

@@ -251,7 +251,7 @@ fn no_source_error(
     input_error(format!(
         "no source gave good bytes for {} ({}).\nTried:{tried}\n\
          Put the four IDX files (gzipped or not) into {}, set --data-dir or RUNNER_DATA_DIR \
-         to a folder that has them, or RUNNER_DATA_MIRRORS to mirrors you can reach; see the README, section \"Data\"",
+         to a folder that has them, or RUNNER_DATA_MIRRORS to mirrors you can reach; see docs/data.md",
         plan.dataset.as_str(),
         missing_names(specs, found),
         plan.store.display()

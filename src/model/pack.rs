@@ -22,7 +22,7 @@
 //! Costs are summed as a product with a vector of ones, not with dfdx's `sum`: its CUDA
 //! kernel adds partial sums with `atomicAdd` in whatever order the blocks finish, which
 //! made a GPU run's costs differ from one launch to the next; cuBLAS's products are
-//! reproducible on one GPU (see the README's CUDA section).
+//! reproducible on one GPU (see docs/gpu.md).
 
 use std::collections::HashMap;
 

@@ -3,7 +3,7 @@
 //!
 //! German (and other) locales take a dot followed by exactly three digits for a thousands
 //! separator: a German LibreOffice reads `4.963` as 4963 and `0.001` as 1, silently. Every
-//! other decimal with a dot is kept as text there, which the README's import steps fix.
+//! other decimal with a dot is kept as text there, which the import steps in docs/results.md fix.
 //! So no number is written with exactly three decimals: such a value gets a trailing zero
 //! (`0.0010`), which changes neither its value nor the bits it parses back to. Floats use
 //! their shortest round-trip form and never exponent notation, which some tools read as

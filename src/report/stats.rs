@@ -168,7 +168,7 @@ pub fn table(label: &str, lines: &[Line]) -> String {
     out
 }
 
-/// Headings of `stats.md`'s tables, which the README's tables are checked against.
+/// Headings of `stats.md`'s tables, which docs/replication.md's tables are checked against.
 pub const FINAL_HEADING: &str = "## Final costs (after the last epoch)";
 pub const BEST_HEADING: &str = "## Best costs (lowest over the epochs)";
 pub const COMPARISONS_HEADING: &str = "## Comparisons";

@@ -72,7 +72,7 @@ impl RunLock {
                     .unwrap_or_else(|| "another process".to_string()),
             )),
             Err(e) => Err(anyhow::anyhow!(
-                "cannot lock {}: {e}; the filesystem may not support file locks (see the README, \"Several processes on one results folder\")",
+                "cannot lock {}: {e}; the filesystem may not support file locks (see docs/reliability.md, \"Several processes on one results folder\")",
                 path.display()
             )),
         }

@@ -143,7 +143,7 @@ fn train_cuda(
     _data: &Dataset,
 ) -> anyhow::Result<Vec<anyhow::Result<Trained>>> {
     Err(crate::error::input_error(format!(
-        "cuda:{ordinal}: this runner was built without CUDA; build it with `cargo build --release --features cuda` (see the README's CUDA section)"
+        "cuda:{ordinal}: this runner was built without CUDA; build it with `cargo build --release --features cuda` (see docs/gpu.md)"
     )))
 }
 

@@ -1,4 +1,4 @@
-"""Checks the types pandas gives the report's columns, as the README documents them.
+"""Checks the types pandas gives the report's columns, as docs/results.md documents them.
 
 Usage: report_dtypes.py RESULTS_DIR
 
@@ -56,7 +56,7 @@ def kind(series: pd.Series) -> str:
 
 
 # Text columns that can be empty in every row (no run failed; no run started), where
-# pandas would guess float: the README reads them with this.
+# pandas would guess float: docs/results.md reads them with this.
 TEXT_DTYPES = {"device": "str", "engine": "str", "error": "str"}
 
 
