@@ -1,4 +1,8 @@
 //! Command-line arguments.
+//!
+//! The doc comments below are `runner --help`'s text, written for a terminal: the
+//! brackets and angle brackets there are the user's, not rustdoc's links or HTML.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 
 use std::path::PathBuf;
 

@@ -1,3 +1,4 @@
+//! The `runner` binary: parses the command line and hands it to [`runner::app::run`].
 use clap::Parser;
 
 fn main() {

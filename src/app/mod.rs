@@ -1,5 +1,5 @@
 //! What each command-line mode does, kept out of `main.rs` so tests can call it: train
-//! (here), `--dry-run` ([`dry_run`]), `--verify` ([`verify`]) and `--summarize`.
+//! (here), `--dry-run` (`app::dry_run`), `--verify` (`app::verify`) and `--summarize`.
 //!
 //! Every mode checks everything the command line names before it starts any work:
 //! every experiment file, the selection, every run folder (conflicting results, planted

@@ -30,8 +30,8 @@ pub use pip::PIP_ENV;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DataOptions {
     /// Root data folder: --data-dir, else $RUNNER_DATA_DIR, else "data". Data set files
-    /// live in <root>/<dataset name>/ (e.g. data/mnist/); the four files directly in
-    /// <root> are accepted too.
+    /// live in `<root>/<dataset name>/` (e.g. `data/mnist/`); the four files directly in
+    /// `<root>` are accepted too.
     pub data_dir: PathBuf,
     /// HTTP(S) mirror base URLs tried in order; `None` means the defaults for the data set.
     pub mirrors: Option<Vec<String>>,

@@ -2,7 +2,7 @@
 //!
 //! Both formulas keep the same state (two moments and a step count) and differ only in
 //! where epsilon enters; see [`AdamFormula`] and the kernels in
-//! [`super::kernels::adam`]. The bias corrections are computed once per step, as each
+//! [`crate::kernels::adam`]. The bias corrections are computed once per step, as each
 //! original does: TensorFlow 1 keeps `b1^t` and `b2^t` as f32 variables multiplied by the
 //! betas after every step, dfdx computes `b^t` with `powi` in f32. A step may update its
 //! parameters in several parts (the CPU's step updates each layer as soon as the backward

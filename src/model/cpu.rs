@@ -5,7 +5,7 @@
 //! the last: the weight gradient `h^T delta`, the bias gradient (column sums of `delta`)
 //! and, except for the first layer, whose input needs none, `delta W^T` times the
 //! activation's derivative for the layer below. One Adam pass updates every parameter.
-//! The kernels are in [`super::kernels`].
+//! The kernels are in [`crate::kernels`].
 
 use anyhow::ensure;
 

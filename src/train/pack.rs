@@ -3,7 +3,7 @@
 //!
 //! Each run keeps everything it has alone: its initial values, shuffles, training and
 //! test noise come from its own streams through the same code as a run alone
-//! ([`Batches`], [`TestNoise`]), so a packed run sees the inputs it would see alone on
+//! ([`Batches`], `TestNoise`), so a packed run sees the inputs it would see alone on
 //! any device. Only the arithmetic is shared.
 //!
 //! The device is never kept waiting by the host: a producer thread draws the next steps'
