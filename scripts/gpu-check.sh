@@ -124,7 +124,7 @@ run_runner() {
     fi
 }
 
-# Largest |a - b| and |a - b| / |b| over the train and test costs of every run of
+# Largest |a - b| and |a - b| / |b| over the costs of every run of
 # experiment folder A found in B; "missing" counts runs without both metrics.csv.
 # Prints: runs max_abs max_rel missing
 compare_costs() {
@@ -137,17 +137,23 @@ compare_costs() {
             continue
         fi
         n=$((n + 1))
-        line=$(paste -d, "$run/metrics.csv" "$b/$id/metrics.csv" | awk -F, '
-            NR == 1 { next }
+        # Columns by name: the two files may come from runners with and without the
+        # clean test cost; every cost both have is compared.
+        line=$(awk -F, '
+            FNR == 1 { file++; for (c = 1; c <= NF; c++) col[file, $c] = c; next }
+            file == 1 { for (c = 1; c <= NF; c++) a[FNR, c] = $c; next }
             {
-                for (c = 2; c <= 3; c++) {
-                    x = $c; y = $(c + 4); d = x - y; if (d < 0) d = -d
+                split("train_cost test_cost test_cost_clean", names, " ")
+                for (k = 1; k <= 3; k++) {
+                    ca = col[1, names[k]]; cb = col[2, names[k]]
+                    if (!ca || !cb) continue
+                    x = a[FNR, ca]; y = $cb; d = x - y; if (d < 0) d = -d
                     r = (y != 0) ? d / (y < 0 ? -y : y) : d
                     if (d > abs) abs = d
                     if (r > rel) rel = r
                 }
             }
-            END { printf "%.3e %.3e", abs, rel }')
+            END { printf "%.3e %.3e", abs, rel }' "$run/metrics.csv" "$b/$id/metrics.csv")
         abs=$(awk -v x="$abs" -v y="${line% *}" 'BEGIN { print (y > x) ? y : x }')
         rel=$(awk -v x="$rel" -v y="${line#* }" 'BEGIN { print (y > x) ? y : x }')
     done
@@ -161,7 +167,7 @@ steps_rate() {
     local dir=$1 steps=$2
     find "$dir" -name metrics.csv | while read -r f; do tail -n 1 "$f"; done |
         awk -F, -v steps="$steps" '
-            { n++; rate += steps / $4; ms += 1000 * $4 / steps }
+            { n++; rate += steps / $NF; ms += 1000 * $NF / steps }
             END { if (n == 0) print "0 0 0"; else printf "%d %.0f %.3f\n", n, rate, ms / n }'
 }
 

@@ -309,7 +309,9 @@ fn check_complete(dir: &Path, metrics: &[EpochMetrics]) -> Result<(), String> {
                 i + 1
             ));
         }
-        if !(m.train_cost.is_finite() && m.test_cost.is_finite()) {
+        // The clean cost may be missing (NaN: a file from before it), never infinite.
+        if !(m.train_cost.is_finite() && m.test_cost.is_finite()) || m.test_cost_clean.is_infinite()
+        {
             return Err(format!(
                 "{METRICS} row {} holds a cost that is not a finite number ({}, {})",
                 i + 2,

@@ -1028,6 +1028,7 @@ fn tensorflow_table() -> String {
             failed: 0,
             train,
             test,
+            clean: &[],
         })
         .collect();
     stats::table("program", &lines)

@@ -59,7 +59,7 @@ fn assert_locale_safe(table: &Table, file: &str) {
     }
 }
 
-const SETTINGS: [&str; 13] = [
+const SETTINGS: [&str; 14] = [
     "dataset",
     "train_examples",
     "hidden",
@@ -68,6 +68,7 @@ const SETTINGS: [&str; 13] = [
     "init",
     "init_scale",
     "noise_level",
+    "eval_noise_level",
     "learning_rate",
     "adam",
     "batch_size",
@@ -91,10 +92,13 @@ fn the_report_of_a_sweep_with_failed_runs_has_stable_columns_and_types() {
         "epochs_done",
         "final_train_cost",
         "final_test_cost",
+        "final_test_cost_clean",
         "best_train_cost",
         "best_train_epoch",
         "best_test_cost",
         "best_test_epoch",
+        "best_test_cost_clean",
+        "best_test_clean_epoch",
         "seconds",
         "failed_epoch",
         "failed_batch",
@@ -115,6 +119,7 @@ fn the_report_of_a_sweep_with_failed_runs_has_stable_columns_and_types() {
             "epochs_done",
             "best_train_epoch",
             "best_test_epoch",
+            "best_test_clean_epoch",
             "failed_epoch",
             "failed_batch",
         ] {
@@ -139,11 +144,14 @@ fn the_report_of_a_sweep_with_failed_runs_has_stable_columns_and_types() {
             "{id}: done and failed runs keep their device"
         );
         assert_eq!(row["engine"], "kernels", "{id}: and their engine");
+        assert_eq!(row["eval_noise_level"], "", "{id}: unset, the run's own");
         let costs = [
             "final_train_cost",
             "final_test_cost",
+            "final_test_cost_clean",
             "best_train_cost",
             "best_test_cost",
+            "best_test_cost_clean",
             "seconds",
         ];
         match row["status"].as_str() {
@@ -217,6 +225,7 @@ fn the_report_of_a_sweep_with_failed_runs_has_stable_columns_and_types() {
             "epoch",
             "train_cost",
             "test_cost",
+            "test_cost_clean",
             "seconds"
         ]
     );
@@ -244,7 +253,7 @@ fn the_report_of_a_sweep_with_failed_runs_has_stable_columns_and_types() {
             .unwrap()
             .split(',')
             .collect();
-        for (i, column) in [(1, "train_cost"), (2, "test_cost")] {
+        for (i, column) in [(1, "train_cost"), (2, "test_cost"), (3, "test_cost_clean")] {
             let a: f32 = row[column].parse().unwrap();
             let b: f32 = line[i].parse().unwrap();
             assert_eq!(a.to_bits(), b.to_bits(), "{id} epoch {epoch} {column}");
@@ -355,7 +364,11 @@ fn the_report_of_a_sweep_with_failed_runs_has_stable_columns_and_types() {
     );
     for row in &comparisons.rows {
         let defined = row["runs_a"] != "0" && row["runs_b"] != "0";
-        for cost in ["final_train_cost", "final_test_cost"] {
+        for cost in [
+            "final_train_cost",
+            "final_test_cost",
+            "final_test_cost_clean",
+        ] {
             let cells: Vec<&str> = ["diff", "diff_ci95_low", "diff_ci95_high", "p"]
                 .iter()
                 .map(|f| row[&format!("{cost}_{f}")].as_str())
@@ -391,5 +404,8 @@ fn the_report_of_a_sweep_with_failed_runs_has_stable_columns_and_types() {
         svg.contains("h32-16_lr1e20_bs250: 0 of 2 runs finished, 2 failed (no curve)"),
         "the curves list failed configurations"
     );
-    assert!(svg.contains("left: train cost, right: test cost"));
+    assert!(svg.contains("one panel per cost, titled above it"));
+    for title in ["train cost", "test cost (whole test set", "clean test cost"] {
+        assert!(svg.contains(title), "{title}");
+    }
 }

@@ -77,7 +77,7 @@ fn one_job_and_two_jobs_give_the_same_bits_and_complete_outputs() {
     let lines: Vec<&str> = summary.lines().collect();
     assert_eq!(
         lines[0],
-        "experiment,run_id,configuration,dataset,train_examples,hidden,depth,activation,init,init_scale,noise_level,learning_rate,adam,batch_size,epochs,seed,status,device,engine,epochs_done,final_train_cost,final_test_cost,best_train_cost,best_train_epoch,best_test_cost,best_test_epoch,failed_epoch,failed_batch,error"
+        "experiment,run_id,configuration,dataset,train_examples,hidden,depth,activation,init,init_scale,noise_level,eval_noise_level,learning_rate,adam,batch_size,epochs,seed,status,device,engine,epochs_done,final_train_cost,final_test_cost,final_test_cost_clean,best_train_cost,best_train_epoch,best_test_cost,best_test_epoch,best_test_cost_clean,best_test_clean_epoch,failed_epoch,failed_batch,error"
     );
     assert_eq!(lines.len(), 5);
     let ids: Vec<&str> = lines[1..]

@@ -65,7 +65,10 @@ fn a_run_writes_its_three_files() {
 
     let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "epoch,train_cost,test_cost,seconds");
+    assert_eq!(
+        lines[0],
+        "epoch,train_cost,test_cost,test_cost_clean,seconds"
+    );
     assert_eq!(lines.len(), 3);
     let fields: Vec<&str> = lines[2].split(',').collect();
     assert_eq!(fields[1].parse::<f32>().unwrap(), metrics[1].train_cost);

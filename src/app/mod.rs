@@ -305,6 +305,9 @@ impl Session {
         let plan = schedule::plan(experiment, runs, &self.opts)?;
         schedule::check_memory(&plan, schedule::memory::available())?;
         let dir = layout::experiment_dir(&self.opts.out, &experiment.name);
+        if experiment.test_cost_follows_noise() && !plan.todo.is_empty() {
+            tracing::warn!("{}: {}", experiment.name, config::NOISE_FOLLOWS_RUNS);
+        }
         tracing::info!(
             "{}: {} runs selected, {} to do, {} already complete, {} at a time",
             experiment.name,

@@ -77,6 +77,11 @@ pub struct TrainSettings {
     /// Encoder widths; the decoder mirrors them back to the input size.
     pub hidden: Vec<usize>,
     pub noise_level: f64,
+    /// The noise level the test cost is measured at, with one draw shared by every run;
+    /// unset, each run's own `noise_level` and draw (how every result before the setting
+    /// was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_noise_level: Option<f64>,
     pub learning_rate: f64,
     #[serde(default = "AdamFormula::before_the_setting")]
     pub adam: AdamFormula,
@@ -99,6 +104,7 @@ impl Default for RunConfig {
                 activation: Activation::Sigmoid,
                 hidden: vec![256],
                 noise_level: 0.6,
+                eval_noise_level: None,
                 learning_rate: 0.01,
                 adam: AdamFormula::Tf1,
                 seed: 1,
@@ -133,6 +139,25 @@ pub struct Run {
     pub values: Vec<(String, String)>,
     pub config: RunConfig,
 }
+
+impl Experiment {
+    /// Whether runs differ in `noise_level` while their `test_cost` follows each run's
+    /// own level: ranking them by it ranks the easiest task first, not the best model.
+    pub fn test_cost_follows_noise(&self) -> bool {
+        let mut levels = self
+            .runs
+            .iter()
+            .filter(|r| r.config.train.eval_noise_level.is_none())
+            .map(|r| r.config.train.noise_level.to_bits());
+        let Some(first) = levels.next() else {
+            return false;
+        };
+        levels.any(|l| l != first)
+    }
+}
+
+/// Why [`Experiment::test_cost_follows_noise`] matters, and the two fixes.
+pub const NOISE_FOLLOWS_RUNS: &str = "noise_level differs between runs while test_cost is measured at each run's own noise level: a run with less noise solves an easier problem, so its test_cost is lower whatever its model. Compare test_cost_clean (the clean test set), or set a fixed eval_noise_level so that every run is scored on the same corrupted test set";
 
 /// Reads, overrides, checks and expands an experiment file. Every problem is an
 /// input error (exit code 2) that names the file, the place and the key.

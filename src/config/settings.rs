@@ -19,6 +19,7 @@ pub const TRAIN_KEYS: &[&str] = &[
     "init",
     "init_scale",
     "noise_level",
+    "eval_noise_level",
     "learning_rate",
     "adam",
     "batch_size",
@@ -42,6 +43,7 @@ pub fn id_prefix(key: &str) -> &'static str {
         "init" => "",
         "init_scale" => "scale",
         "noise_level" => "noise",
+        "eval_noise_level" => "evalnoise",
         "learning_rate" => "lr",
         "adam" => "adam-",
         "batch_size" => "bs",
@@ -79,6 +81,9 @@ pub fn apply(draft: &mut Draft, key: &str, value: &Value) -> Result<(), String> 
         "init" => c.train.init = init(value)?,
         "init_scale" => c.train.init_scale = positive_float(at_most(value, MAX_SCALE)?)?,
         "noise_level" => c.train.noise_level = non_negative_float(at_most(value, MAX_SCALE)?)?,
+        "eval_noise_level" => {
+            c.train.eval_noise_level = Some(non_negative_float(at_most(value, MAX_SCALE)?)?)
+        }
         "learning_rate" => c.train.learning_rate = positive_float(value)?,
         "adam" => c.train.adam = adam(value)?,
         "batch_size" => c.train.batch_size = positive(value)?,

@@ -196,6 +196,41 @@ pub fn squared_error(y: &[f32], target: &[f32], cols: usize, threads: Threads) -
     sums.into_iter().sum()
 }
 
+/// [`squared_error`] of `sigmoid(z + bias)` against `target`, without writing the
+/// outputs: the same operations value by value and the same order of sums, so the same
+/// bits as [`bias_activation`] then [`squared_error`], with one pass over the outputs
+/// instead of three (the output layer of an evaluation has 784 values an image).
+pub fn bias_sigmoid_squared_error(
+    z: &[f32],
+    bias: &[f32],
+    target: &[f32],
+    threads: Threads,
+) -> f64 {
+    let cols = bias.len();
+    assert_eq!(z.len(), target.len());
+    assert_eq!(z.len() % cols.max(1), 0, "rows of {cols} values expected");
+    let row_sums = |(z, t): (&[f32], &[f32])| -> Vec<f64> {
+        let mut y = vec![0f32; cols];
+        z.chunks(cols)
+            .zip(t.chunks(cols))
+            .map(|(z, t)| {
+                y.copy_from_slice(z);
+                bias_sigmoid_row(&mut y, bias);
+                squared_error_row(&y, t)
+            })
+            .collect()
+    };
+    let sums: Vec<f64> = match task_len(z.len(), cols, threads) {
+        Some(len) => z
+            .par_chunks(len)
+            .zip(target.par_chunks(len))
+            .flat_map_iter(row_sums)
+            .collect(),
+        None => row_sums((z, target)),
+    };
+    sums.into_iter().sum()
+}
+
 simd! {
     /// Eight running sums, combined in a fixed order: the compiler can vectorise them, and
     /// the result does not depend on which CPU ran it.
@@ -323,6 +358,26 @@ mod tests {
                     "{act:?} backward {i}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_fused_evaluation_gives_the_bits_of_its_two_passes() {
+        let cols = 37;
+        let rows = 300; // several tasks on many threads, a short last one
+        let z: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 7919) % 2000) as f32 / 97.0 - 10.0)
+            .collect();
+        let t: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 31) % 256) as f32 / 255.0)
+            .collect();
+        let bias: Vec<f32> = (0..cols).map(|j| j as f32 / 10.0 - 1.5).collect();
+        for threads in [Threads::ONE, Threads(2), Threads(3)] {
+            let mut y = z.clone();
+            bias_activation(&mut y, &bias, Activation::Sigmoid, threads);
+            let two_passes = squared_error(&y, &t, cols, threads);
+            let fused = bias_sigmoid_squared_error(&z, &bias, &t, threads);
+            assert_eq!(fused.to_bits(), two_passes.to_bits(), "{threads:?}");
         }
     }
 

@@ -174,6 +174,19 @@ fn split_grads<'g>(
 
 /// Every layer's output for `x` (`rows` images) into `outputs`.
 fn forward(params: &Params, x: &[f32], rows: usize, outputs: &mut [Vec<f32>], threads: Threads) {
+    forward_layers(params, x, rows, outputs, threads, params.layers.len());
+}
+
+/// [`forward`], with bias and activation applied to the first `activated` layers only
+/// (the rest keep their products `x W`).
+fn forward_layers(
+    params: &Params,
+    x: &[f32],
+    rows: usize,
+    outputs: &mut [Vec<f32>],
+    threads: Threads,
+    activated: usize,
+) {
     for (l, shape) in params.layers.iter().enumerate() {
         let (done, rest) = outputs.split_at_mut(l);
         let input: &[f32] = if l == 0 { x } else { &done[l - 1] };
@@ -188,12 +201,14 @@ fn forward(params: &Params, x: &[f32], rows: usize, outputs: &mut [Vec<f32>], th
             ),
             threads,
         );
-        bias_activation(
-            out,
-            &params.values[shape.bias_range()],
-            shape.activation,
-            threads,
-        );
+        if l < activated {
+            bias_activation(
+                out,
+                &params.values[shape.bias_range()],
+                shape.activation,
+                threads,
+            );
+        }
     }
 }
 
@@ -206,13 +221,40 @@ fn outputs_for<'o>(
     outputs: &'o mut Vec<Vec<f32>>,
     threads: Threads,
 ) -> &'o [f32] {
+    let rows = sized_for(params, x, outputs);
+    forward(params, x, rows, outputs, threads);
+    outputs.last().map(Vec::as_slice).unwrap_or_default()
+}
+
+/// The sum over all values of `(output - target)^2` for `x` in: [`outputs_for`] with the
+/// output layer's sigmoid fused into the sum, the same bits without writing the outputs.
+fn squared_error_for(
+    params: &Params,
+    x: &[f32],
+    target: &[f32],
+    outputs: &mut Vec<Vec<f32>>,
+    threads: Threads,
+) -> f64 {
+    let last = params.layers.len() - 1;
+    if params.layers[last].activation != crate::config::Activation::Sigmoid {
+        let cols = params.layers[last].outputs;
+        let out = outputs_for(params, x, outputs, threads);
+        return activation::squared_error(out, target, cols, threads);
+    }
+    let rows = sized_for(params, x, outputs);
+    forward_layers(params, x, rows, outputs, threads, last);
+    let bias = &params.values[params.layers[last].bias_range()];
+    activation::bias_sigmoid_squared_error(&outputs[last], bias, target, threads)
+}
+
+/// Resizes `outputs` to every layer's output for `x`; returns the images in `x`.
+fn sized_for(params: &Params, x: &[f32], outputs: &mut Vec<Vec<f32>>) -> usize {
     let rows = x.len() / params.input_size().max(1);
     outputs.resize_with(params.layers.len(), Vec::new);
     for (out, l) in outputs.iter_mut().zip(&params.layers) {
         out.resize(rows * l.outputs, 0.0);
     }
-    forward(params, x, rows, outputs, threads);
-    outputs.last().map(Vec::as_slice).unwrap_or_default()
+    rows
 }
 
 impl Trainer for CpuModel {
@@ -244,8 +286,8 @@ impl Trainer for CpuModel {
         );
         Ok(self.beside(
             |model| {
-                let out = outputs_for(&model.params, noisy, &mut model.evaluated, model.threads);
-                activation::squared_error(out, clean, dim, model.threads)
+                let params = &model.params;
+                squared_error_for(params, noisy, clean, &mut model.evaluated, model.threads)
             },
             beside,
         ))

@@ -233,6 +233,17 @@ impl<D: ModelDevice> PackModel<D> {
         self.sums(&diff.square())
     }
 
+    /// Queues each run's summed squared error on the clean images `clean` (images,
+    /// pixels) fed in as they are: the same input for every run, broadcast (a view, not
+    /// a copy per run).
+    pub fn clean_squared_errors(&mut self, clean: &Matrix<D>) -> anyhow::Result<Stack<D>> {
+        let (rows, dim) = *clean.shape();
+        let shape = (self.runs, rows, dim);
+        let inputs: Stack<D> = clean.clone().broadcast_like::<_, Axis<0>>(&shape);
+        let out = self.forward(inputs.clone());
+        self.sums(&(out - inputs).square())
+    }
+
     /// Every run's outputs for its own images `inputs` (runs, images, pixels), run after
     /// run.
     pub fn reconstruct(&self, inputs: &Stack<D>) -> Vec<f32> {

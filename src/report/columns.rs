@@ -39,6 +39,8 @@ pub fn setting(config: &RunConfig, key: &str) -> String {
         .to_string(),
         "init_scale" => cells::real(Some(t.init_scale)),
         "noise_level" => cells::real(Some(t.noise_level)),
+        // Empty: the run's own noise level and draw.
+        "eval_noise_level" => cells::real(t.eval_noise_level),
         "learning_rate" => cells::real(Some(t.learning_rate)),
         "adam" => match t.adam {
             AdamFormula::Tf1 => "tf1",
@@ -85,7 +87,7 @@ mod tests {
         let cells: Vec<String> = settings().map(|k| setting(&c, k)).collect();
         assert_eq!(
             cells.join(","),
-            "mnist,3000,h256x128,2,sigmoid,uniform,1.0,0.6,0.0010,tf1,100,20,1"
+            "mnist,3000,h256x128,2,sigmoid,uniform,1.0,0.6,,0.0010,tf1,100,20,1"
         );
         c.data.train_examples = None;
         assert_eq!(setting(&c, "train_examples"), "55000");
@@ -100,10 +102,13 @@ mod tests {
 
     #[test]
     fn every_setting_has_a_cell() {
-        let c = RunConfig::default();
-        for key in settings() {
+        let mut c = RunConfig::default();
+        for key in settings().filter(|k| *k != "eval_noise_level") {
             assert!(!setting(&c, key).is_empty(), "{key}");
         }
+        assert_eq!(setting(&c, "eval_noise_level"), "", "unset: the run's own");
+        c.train.eval_noise_level = Some(0.5);
+        assert_eq!(setting(&c, "eval_noise_level"), "0.5");
     }
 
     #[test]

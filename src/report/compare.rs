@@ -5,7 +5,7 @@
 
 use super::cells;
 use super::columns;
-use super::groups::{Group, COSTS};
+use super::groups::{Group, COSTS, FINAL_TEST, FINAL_TEST_CLEAN, FINAL_TRAIN};
 use super::stats::{self, UNDEFINED};
 use crate::config::Experiment;
 
@@ -82,7 +82,7 @@ pub fn pairs(groups: &[Group]) -> Vec<Pair<'_>> {
 }
 
 /// The final costs compared: indices into [`COSTS`].
-const COMPARED: [usize; 2] = [0, 1];
+const COMPARED: [usize; 3] = [FINAL_TRAIN, FINAL_TEST, FINAL_TEST_CLEAN];
 
 /// The value of the pair's differing setting, as the summary writes it (`depth` sweeps
 /// show the depth, not the widths it selects).
@@ -184,9 +184,15 @@ pub fn markdown(pairs: &[Pair]) -> String {
         return "No two configurations differ in exactly one setting.\n".to_string();
     }
     let figures = "b − a | 95% CI | p";
+    // The clean cost's columns where results have it (not those from before it existed).
+    let clean = pairs
+        .iter()
+        .any(|p| !p.a.costs[FINAL_TEST_CLEAN].is_empty());
+    let shown = if clean { 3 } else { 2 };
     let mut out = format!(
-        "| setting | a | b | runs | final train cost: {figures} | final test cost: {figures} |\n|---|---|---|---:|{}\n",
-        "---:|---|---:|".repeat(2)
+        "| setting | a | b | runs | final train cost: {figures} | final test cost: {figures} |{}\n|---|---|---|---:|{}\n",
+        if clean { format!(" final clean test cost: {figures} |") } else { String::new() },
+        "---:|---|---:|".repeat(shown)
     );
     for pair in pairs {
         let mut cells = vec![
@@ -200,7 +206,7 @@ pub fn markdown(pairs: &[Pair]) -> String {
             pair.b.name.clone(),
             format!("{}, {}", pair.a.done(), pair.b.done()),
         ];
-        for i in COMPARED {
+        for i in COMPARED.into_iter().take(shown) {
             let (a, b) = (&pair.a.costs[i], &pair.b.costs[i]);
             let test = welch(a, b);
             cells.extend([
@@ -279,12 +285,7 @@ mod tests {
             config: Default::default(),
             planned: train.len(),
             failed: 0,
-            costs: [
-                train.to_vec(),
-                train.to_vec(),
-                train.to_vec(),
-                train.to_vec(),
-            ],
+            costs: std::array::from_fn(|_| train.to_vec()),
         }
     }
 

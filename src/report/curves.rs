@@ -13,9 +13,17 @@ use plotters::prelude::*;
 
 use super::atomic::write_atomic;
 use super::groups::Group;
+use super::metrics;
 use super::summary::Row;
 
-const WIDTH: u32 = 1000;
+/// Each cost's panel: the train cost, the test cost, the clean test cost.
+const PANEL_WIDTH: u32 = 500;
+/// The panels' titles, per cost of [`metrics::COSTS`].
+const TITLES: [&str; 3] = [
+    "train cost (mean of the epoch's batch costs)",
+    "test cost (whole test set, fixed noise)",
+    "clean test cost (no noise in)",
+];
 const PLOTS_HEIGHT: u32 = 500;
 const LINE: i32 = 20;
 const FONT: (&str, u32) = ("sans-serif", 14);
@@ -47,10 +55,10 @@ struct Point {
 struct Curves<'g> {
     group: &'g Group,
     colour: RGBAColor,
-    /// Per cost (0 train, 1 test): each seed's `(epoch, cost)` line.
-    seeds: [Vec<Vec<(f64, f64)>>; 2],
+    /// Per cost of [`metrics::COSTS`]: each seed's `(epoch, cost)` line.
+    seeds: Vec<Vec<Vec<(f64, f64)>>>,
     /// Per cost: mean, min and max over the seeds at each epoch.
-    points: [Vec<Point>; 2],
+    points: Vec<Vec<Point>>,
 }
 
 impl<'g> Curves<'g> {
@@ -59,21 +67,21 @@ impl<'g> Curves<'g> {
             .iter()
             .filter(|r| r.configuration == group.name && !r.metrics.is_empty())
             .collect();
-        let line = |cost: usize| -> Vec<Vec<(f64, f64)>> {
+        // A cost a run's files lack (NaN) draws no line.
+        let line = |cost: &metrics::Cost| -> Vec<Vec<(f64, f64)>> {
             runs.iter()
                 .map(|r| {
                     r.metrics
                         .iter()
-                        .map(|m| {
-                            let c = if cost == 0 { m.train_cost } else { m.test_cost };
-                            (m.epoch as f64, c as f64)
-                        })
-                        .collect()
+                        .map(|m| (m.epoch as f64, (cost.get)(m) as f64))
+                        .filter(|(_, c)| c.is_finite())
+                        .collect::<Vec<_>>()
                 })
+                .filter(|l| !l.is_empty())
                 .collect()
         };
-        let seeds = [line(0), line(1)];
-        let points = [summarize(&seeds[0]), summarize(&seeds[1])];
+        let seeds: Vec<_> = metrics::COSTS.iter().map(line).collect();
+        let points = seeds.iter().map(|s| summarize(s)).collect();
         Curves {
             group,
             colour: Palette99::pick(index).to_rgba(),
@@ -181,24 +189,24 @@ fn draw<'a>(svg: &'a mut String, curves: &[Curves]) -> DrawResult<'a> {
         .flat_map(|c| c.seeds.iter().flatten().flatten())
         .any(|v| v.1 > hi);
     let legend = legend_lines(curves, clipped.then_some((from_epoch, epochs)));
+    // A panel per cost that some run has (results from before the clean test cost have
+    // two).
+    let shown: Vec<usize> = (0..metrics::COSTS.len())
+        .filter(|&i| i < 2 || curves.iter().any(|c| !c.seeds[i].is_empty()))
+        .collect();
     let height = PLOTS_HEIGHT + (legend.len() as i32 * LINE + LINE) as u32;
-    let root = SVGBackend::with_string(svg, (WIDTH, height)).into_drawing_area();
+    let width = PANEL_WIDTH * shown.len() as u32;
+    let root = SVGBackend::with_string(svg, (width, height)).into_drawing_area();
     root.fill(&WHITE)?;
     let (plots, legend_area) = root.split_vertically(PLOTS_HEIGHT);
-    let panels = plots.split_evenly((1, 2));
+    let panels = plots.split_evenly((1, shown.len()));
     let x = if epochs > 1 {
         1.0..epochs as f64
     } else {
         0.5..1.5
     };
-    for (cost, (panel, title)) in panels
-        .iter()
-        .zip([
-            "train cost (mean of the epoch's batch costs)",
-            "test cost (whole test set, fixed noise)",
-        ])
-        .enumerate()
-    {
+    for (&cost, panel) in shown.iter().zip(&panels) {
+        let title = TITLES[cost];
         let mut chart = ChartBuilder::on(panel)
             .caption(title, ("sans-serif", 17))
             .margin(12)
@@ -349,7 +357,7 @@ fn draw_legend<'a>(area: &Area<'a>, lines: &[(Mark, String)]) -> DrawResult<'a> 
                 ))?;
                 area.draw(&Text::new("one seed", (538, y - 7), font.clone()))?;
                 area.draw(&Text::new(
-                    "left: train cost, right: test cost",
+                    "one panel per cost, titled above it",
                     (660, y - 7),
                     font.clone(),
                 ))?;
@@ -420,8 +428,8 @@ mod tests {
         let c = Curves {
             group: &group,
             colour: BLACK.to_rgba(),
-            points: [summarize(&seeds), summarize(&seeds)],
-            seeds: [seeds.clone(), seeds],
+            points: vec![summarize(&seeds), summarize(&seeds)],
+            seeds: vec![seeds.clone(), seeds],
         };
         let (lo, hi, from) = y_range(&[c], 8);
         assert_eq!(from, 3);

@@ -6,7 +6,7 @@
 use anyhow::Context;
 
 use super::summary::Row;
-use super::{cells, columns};
+use super::{cells, columns, metrics};
 use crate::config::Experiment;
 
 pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> {
@@ -14,7 +14,9 @@ pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> 
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["experiment", "run_id", "configuration"];
     header.extend(&settings);
-    header.extend(["epoch", "train_cost", "test_cost", "seconds"]);
+    header.push("epoch");
+    header.extend(metrics::COSTS.iter().map(|c| c.name));
+    header.push("seconds");
     w.write_record(&header)?;
     for row in rows {
         let values: Vec<String> = settings
@@ -28,12 +30,9 @@ pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> 
                 row.configuration.clone(),
             ];
             record.extend(values.iter().cloned());
-            record.extend([
-                m.epoch.to_string(),
-                cells::cost(m.train_cost),
-                cells::cost(m.test_cost),
-                cells::seconds(m.seconds),
-            ]);
+            record.push(m.epoch.to_string());
+            record.extend(metrics::COSTS.iter().map(|c| cells::cost((c.get)(m))));
+            record.push(cells::seconds(m.seconds));
             w.write_record(&record)?;
         }
     }

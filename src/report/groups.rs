@@ -6,12 +6,21 @@ use std::collections::HashMap;
 use super::summary::{Row, Status};
 use crate::config::{Experiment, RunConfig};
 
-/// The four costs a run ends with, as the summary reports them.
-pub const COSTS: [&str; 4] = [
+/// Indices into [`COSTS`] (and into [`Group::costs`]).
+pub const FINAL_TRAIN: usize = 0;
+pub const FINAL_TEST: usize = 1;
+pub const FINAL_TEST_CLEAN: usize = 2;
+pub const BEST_TRAIN: usize = 3;
+
+/// The costs a run ends with, as the summary reports them: each per-epoch cost's last
+/// value, then each one's lowest.
+pub const COSTS: [&str; 6] = [
     "final_train_cost",
     "final_test_cost",
+    "final_test_cost_clean",
     "best_train_cost",
     "best_test_cost",
+    "best_test_cost_clean",
 ];
 
 /// The runs of one configuration: runs whose settings differ only in their seed.
@@ -26,12 +35,12 @@ pub struct Group {
     pub planned: usize,
     pub failed: usize,
     /// Per cost of [`COSTS`], the value of each finished run.
-    pub costs: [Vec<f64>; 4],
+    pub costs: [Vec<f64>; 6],
 }
 
 impl Group {
     pub fn done(&self) -> usize {
-        self.costs[0].len()
+        self.costs[FINAL_TRAIN].len()
     }
 }
 
@@ -66,7 +75,8 @@ pub fn groups(experiment: &Experiment, rows: &[Row]) -> Vec<Group> {
         g.planned += 1;
         g.failed += usize::from(row.status == Status::Failed);
         if let Some(c) = row.costs() {
-            for (values, cost) in g.costs.iter_mut().zip(c) {
+            // A cost its files lack (a run from before it was measured) counts nowhere.
+            for (values, cost) in g.costs.iter_mut().zip(c).filter(|(_, c)| c.is_finite()) {
                 values.push(decimal(cost));
             }
         }

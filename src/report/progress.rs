@@ -158,10 +158,11 @@ impl Reporter {
     pub fn epoch(&self, id: &str, epochs: usize, m: &EpochMetrics) {
         if self.mode == Mode::Lines {
             tracing::info!(
-                "{id}: epoch {}/{epochs} train_cost {} test_cost {} ({:.1} s)",
+                "{id}: epoch {}/{epochs} train_cost {} test_cost {} test_cost_clean {} ({:.1} s)",
                 m.epoch,
                 m.train_cost,
                 m.test_cost,
+                m.test_cost_clean,
                 m.seconds
             );
         }

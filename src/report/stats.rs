@@ -135,15 +135,19 @@ pub struct Line<'a> {
     pub failed: usize,
     pub train: &'a [f64],
     pub test: &'a [f64],
+    /// The clean test cost's values; the table has its columns when any line has some.
+    pub clean: &'a [f64],
 }
 
-/// A markdown table of train and test costs, one line per configuration (or program):
+/// A markdown table of train, test (and clean test) costs, one line per configuration (or program):
 /// runs planned, done and failed, then mean, 95% CI, sd, se, min and max of each cost.
 pub fn table(label: &str, lines: &[Line]) -> String {
     let figures = "mean | 95% CI | sd | se | min | max";
+    let clean = lines.iter().any(|l| !l.clean.is_empty());
     let mut out = format!(
-        "| {label} | planned | done | failed | train: {figures} | test: {figures} |\n|---|---:|---:|---:|{}\n",
-        "---:|---|---:|---:|---:|---:|".repeat(2)
+        "| {label} | planned | done | failed | train: {figures} | test: {figures} |{}\n|---|---:|---:|---:|{}\n",
+        if clean { format!(" test (clean): {figures} |") } else { String::new() },
+        "---:|---|---:|---:|---:|---:|".repeat(if clean { 3 } else { 2 })
     );
     for line in lines {
         let mut cells = vec![
@@ -152,7 +156,8 @@ pub fn table(label: &str, lines: &[Line]) -> String {
             line.train.len().to_string(),
             line.failed.to_string(),
         ];
-        for values in [line.train, line.test] {
+        let shown = if clean { 3 } else { 2 };
+        for values in [line.train, line.test, line.clean].into_iter().take(shown) {
             let d = describe(values);
             cells.extend([
                 show(d.map(|d| d.mean)),
@@ -237,6 +242,7 @@ mod tests {
                     failed: 1,
                     train: &[0.5],
                     test: &[0.25],
+                    clean: &[],
                 },
                 Line {
                     name: "b",
@@ -244,6 +250,7 @@ mod tests {
                     failed: 1,
                     train: &[],
                     test: &[],
+                    clean: &[],
                 },
             ],
         );

@@ -1,7 +1,7 @@
 //! `stats.md`: the figures of `stats.csv` and `comparisons.csv` for reading.
 
 use super::compare;
-use super::groups::Group;
+use super::groups::{Group, BEST_TRAIN, FINAL_TRAIN};
 use super::stats::{table, Line, BEST_HEADING, COMPARISONS_HEADING, FINAL_HEADING, UNDEFINED};
 use super::summary::{Row, Status};
 use crate::config::Experiment;
@@ -19,6 +19,7 @@ pub fn markdown(experiment: &Experiment, rows: &[Row], groups: &[Group]) -> Stri
                 failed: g.failed,
                 train: &g.costs[first],
                 test: &g.costs[first + 1],
+                clean: &g.costs[first + 2],
             })
             .collect()
     };
@@ -33,13 +34,19 @@ these figures at full precision, comparisons.csv the comparisons.\n\n",
         if rows.len() == 1 { "" } else { "s" },
         rows.len() - done - failed
     );
+    if experiment.test_cost_follows_noise() {
+        out.push_str(&format!(
+            "**Warning:** {}.\n\n",
+            crate::config::NOISE_FOLLOWS_RUNS
+        ));
+    }
     out.push_str(&format!(
         "{FINAL_HEADING}\n\n{}\n",
-        table("configuration", &lines(0))
+        table("configuration", &lines(FINAL_TRAIN))
     ));
     out.push_str(&format!(
         "{BEST_HEADING}\n\n{}\n",
-        table("configuration", &lines(2))
+        table("configuration", &lines(BEST_TRAIN))
     ));
     out.push_str(&format!(
         "{COMPARISONS_HEADING}\n\n{}\n\n{}",

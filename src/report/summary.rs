@@ -9,7 +9,7 @@ use anyhow::Context;
 use super::{cells, columns};
 use crate::config::{Experiment, Run, RunConfig};
 use crate::layout::{self, RunState};
-use crate::report::metrics::EpochMetrics;
+use crate::report::metrics::{self, EpochMetrics};
 
 /// The configuration a run belongs to: its id without the seed, so that runs differing
 /// only in their seed are grouped (one colour in the curves, one line in the stats).
@@ -72,17 +72,16 @@ pub struct Row {
 }
 
 impl Row {
-    /// Final train, final test, best train and best test cost of a finished run.
-    pub fn costs(&self) -> Option<[f32; 4]> {
+    /// The costs of a finished run in [`super::groups::COSTS`] order: each per-epoch
+    /// cost's last value, then each one's lowest (NaN for a cost its files lack).
+    pub fn costs(&self) -> Option<[f32; 6]> {
         let last = self.metrics.last()?;
-        let best =
-            |f: fn(&EpochMetrics) -> f32| self.metrics.iter().map(f).fold(f32::NAN, f32::min);
-        Some([
-            last.train_cost,
-            last.test_cost,
-            best(|e| e.train_cost),
-            best(|e| e.test_cost),
-        ])
+        let mut out = [f32::NAN; 6];
+        for (i, c) in metrics::COSTS.iter().enumerate() {
+            out[i] = (c.get)(last);
+            out[metrics::COSTS.len() + i] = self.metrics.iter().map(c.get).fold(f32::NAN, f32::min);
+        }
+        Some(out)
     }
 }
 
@@ -156,29 +155,25 @@ pub fn failed_at(error: &str) -> (usize, usize) {
     (epoch, if epoch == 0 { 0 } else { after("batch") })
 }
 
-/// The columns of summary.csv after the settings.
-const RESULT_COLUMNS: [&str; 14] = [
-    "status",
-    "device",
-    "engine",
-    "epochs_done",
-    "final_train_cost",
-    "final_test_cost",
-    "best_train_cost",
-    "best_train_epoch",
-    "best_test_cost",
-    "best_test_epoch",
-    "seconds",
-    "failed_epoch",
-    "failed_batch",
-    "error",
-];
+/// The column of a per-epoch cost's first epoch with its lowest value:
+/// `best_train_epoch`, `best_test_epoch`, `best_test_clean_epoch`.
+fn best_epoch_column(cost: &metrics::Cost) -> String {
+    format!("best_{}_epoch", cost.name.replace("_cost", ""))
+}
 
 /// The summary's header: experiment, run id, configuration, every setting, results.
-pub fn header() -> Vec<&'static str> {
-    let mut h = vec!["experiment", "run_id", "configuration"];
-    h.extend(columns::settings());
-    h.extend(RESULT_COLUMNS);
+pub fn header() -> Vec<String> {
+    let mut h: Vec<String> = ["experiment", "run_id", "configuration"]
+        .iter()
+        .chain(columns::settings().collect::<Vec<_>>().iter())
+        .chain(["status", "device", "engine", "epochs_done"].iter())
+        .map(|s| s.to_string())
+        .collect();
+    h.extend(metrics::COSTS.iter().map(|c| format!("final_{}", c.name)));
+    for c in &metrics::COSTS {
+        h.extend([format!("best_{}", c.name), best_epoch_column(c)]);
+    }
+    h.extend(["seconds", "failed_epoch", "failed_batch", "error"].map(String::from));
     h
 }
 
@@ -190,10 +185,11 @@ pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> 
         let m = &row.metrics;
         let costs = row.costs();
         let cost = |i: usize| costs.map_or(String::new(), |c| cells::cost(c[i]));
+        let n = metrics::COSTS.len();
         // The first epoch with the lowest cost, 0 when there is none.
-        let best_epoch = |i: usize, f: fn(&EpochMetrics) -> f32| {
+        let best_epoch = |i: usize| {
             costs
-                .and_then(|c| m.iter().find(|e| f(e) == c[i]))
+                .and_then(|c| m.iter().find(|e| (metrics::COSTS[i].get)(e) == c[n + i]))
                 .map_or(0, |e| e.epoch)
         };
         let (failed_epoch, failed_batch) = match row.status {
@@ -211,12 +207,12 @@ pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> 
             row.device.clone(),
             row.engine.clone(),
             m.len().to_string(),
-            cost(0),
-            cost(1),
-            cost(2),
-            best_epoch(2, |e| e.train_cost).to_string(),
-            cost(3),
-            best_epoch(3, |e| e.test_cost).to_string(),
+        ]);
+        record.extend((0..n).map(cost));
+        for i in 0..n {
+            record.extend([cost(n + i), best_epoch(i).to_string()]);
+        }
+        record.extend([
             if m.is_empty() {
                 String::new()
             } else {

@@ -3,10 +3,14 @@
 //! The loop follows the tutorial: each epoch a fresh shuffle of the training set, batches
 //! of `batch_size` with the last partial batch dropped, input = clean + noise_level *
 //! N(0, 1) (unclipped), target = clean, MSE loss, Adam. After each epoch the MSE on the
-//! whole test set, with a noise draw fixed per run so epochs compare.
+//! whole test set, with a noise draw fixed per run so epochs compare (or, with
+//! `eval_noise_level`, at that level with one draw fixed for every run, so runs trained
+//! at different noise levels are scored on the same corrupted images), and the MSE on the
+//! clean test set, which means the same in every run.
 
 pub mod ahead;
 pub mod batches;
+pub mod evaluate;
 pub mod noise;
 pub mod pack;
 pub mod trace;
@@ -18,16 +22,16 @@ use std::time::Instant;
 use anyhow::{bail, ensure};
 
 use crate::config::{RunConfig, TrainSettings};
-use crate::data::{Dataset, Images};
+use crate::data::Dataset;
 use crate::device::Slot;
 use crate::error::input_error;
 use crate::model::cpu::CpuModel;
 use crate::model::{Params, Trainer};
 use crate::report;
 use crate::report::metrics::EpochMetrics;
-use ahead::Ahead;
 pub use batches::{Batches, Feed};
-use noise::{RunRng, Stream};
+use evaluate::{clean_cost, TestNoise};
+use noise::Stream;
 
 /// Where a run stands, for progress bars.
 #[derive(Clone, Debug)]
@@ -133,11 +137,6 @@ pub struct Trained {
 #[error("cancelled")]
 pub struct Cancelled;
 
-/// Test images evaluated per forward pass: bounds memory, not results.
-const TEST_CHUNK: usize = 1000;
-/// Test images shown in `reconstruction.png`.
-const SHOWN: usize = 10;
-
 /// Trains on the CPU, on the current thread (and the current rayon pool when the hooks
 /// allow more threads), and returns the results without writing anything.
 pub fn train(config: &RunConfig, data: &Dataset, hooks: &Hooks) -> anyhow::Result<Trained> {
@@ -218,13 +217,15 @@ fn train_with(
             return Err(Cancelled.into());
         }
         let test_cost = test.cost(model, &data.test)? as f32;
-        if !test_cost.is_finite() {
+        let test_cost_clean = clean_cost(model, &data.test)? as f32;
+        if !(test_cost.is_finite() && test_cost_clean.is_finite()) {
             bail!("diverged at epoch {epoch}: test cost is {test_cost}; try a lower learning_rate");
         }
         let m = EpochMetrics {
             epoch,
             train_cost: (sum / per_epoch as f64) as f32,
             test_cost,
+            test_cost_clean,
             seconds: started.elapsed().as_secs_f64(),
         };
         (hooks.on_epoch)(&m);
@@ -275,111 +276,4 @@ fn train_epoch(
         }
     }
     Ok(sum)
-}
-
-/// The run's fixed noise on the test set: the same draw every epoch, replayed from the
-/// stream's start rather than stored (31 MB for MNIST's 10000 test images).
-pub(crate) struct TestNoise {
-    start: RunRng,
-    level: f32,
-}
-
-/// A chunk of test images, clean and noisy, in buffers sized for a whole chunk.
-struct Chunk {
-    clean: Vec<f32>,
-    noisy: Vec<f32>,
-    /// Values in use (the last chunk may be short).
-    len: usize,
-}
-
-impl Chunk {
-    fn for_images(test: &Images) -> Self {
-        let size = TEST_CHUNK.min(test.len()) * test.dim();
-        Chunk {
-            clean: vec![0.0; size],
-            noisy: vec![0.0; size],
-            len: 0,
-        }
-    }
-
-    /// (clean, noisy).
-    fn images(&self) -> (&[f32], &[f32]) {
-        (&self.clean[..self.len], &self.noisy[..self.len])
-    }
-}
-
-impl TestNoise {
-    pub(crate) fn new(t: &TrainSettings) -> Self {
-        TestNoise {
-            start: noise::stream(t.seed, Stream::TestNoise),
-            level: t.noise_level as f32,
-        }
-    }
-
-    /// MSE over all pixels of all test images, summed in f64. Each chunk's noise is
-    /// drawn beside the model's pass over the chunk before.
-    fn cost(&self, model: &mut dyn Trainer, test: &Images) -> anyhow::Result<f64> {
-        let count = test.len().div_ceil(TEST_CHUNK);
-        let mut rng = self.start.clone();
-        let buffers = [Chunk::for_images(test), Chunk::for_images(test)];
-        let mut chunks = Ahead::new(count, buffers, |i, chunk: &mut Chunk| {
-            self.fill_chunk(test, &mut rng, i, chunk)
-        });
-        let mut total = 0f64;
-        for _ in 0..count {
-            total += chunks.take(|chunk, make_next| {
-                let (clean, noisy) = chunk.images();
-                model.squared_error_beside(noisy, clean, make_next)
-            })?;
-        }
-        Ok(total / (test.len() * test.dim()) as f64)
-    }
-
-    /// Calls `f` with the clean and noisy images of each chunk of [`TEST_CHUNK`] test
-    /// images, in order, noise drawn chunk after chunk from the stream's start.
-    pub(crate) fn chunks(
-        &self,
-        test: &Images,
-        mut f: impl FnMut(&[f32], &[f32]) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
-        let mut rng = self.start.clone();
-        let mut chunk = Chunk::for_images(test);
-        for i in 0..test.len().div_ceil(TEST_CHUNK) {
-            self.fill_chunk(test, &mut rng, i, &mut chunk);
-            let (clean, noisy) = chunk.images();
-            f(clean, noisy)?;
-        }
-        Ok(())
-    }
-
-    /// Chunk `i` of the test set, its noise drawn from `rng` (which must have drawn the
-    /// chunks before it).
-    fn fill_chunk(&self, test: &Images, rng: &mut RunRng, i: usize, chunk: &mut Chunk) {
-        let first = i * TEST_CHUNK;
-        let indices: Vec<usize> = (first..test.len().min(first + TEST_CHUNK)).collect();
-        chunk.len = indices.len() * test.dim();
-        let (clean, noisy) = (&mut chunk.clean[..chunk.len], &mut chunk.noisy[..chunk.len]);
-        test.fill_f32(&indices, clean);
-        noise::add_noise(rng, self.level, clean, noisy);
-    }
-
-    /// The first test images, clean and noisy (as the test cost sees them), and their
-    /// count.
-    pub(crate) fn shown(&self, test: &Images) -> (Vec<f32>, Vec<f32>, usize) {
-        let dim = test.dim();
-        let count = SHOWN.min(test.len());
-        let indices: Vec<usize> = (0..count).collect();
-        let mut clean = vec![0f32; count * dim];
-        let mut noisy = clean.clone();
-        test.fill_f32(&indices, &mut clean);
-        noise::add_noise(&mut self.start.clone(), self.level, &clean, &mut noisy);
-        (clean, noisy, count)
-    }
-
-    /// The first test images clean, noisy (as the test cost saw them) and reconstructed.
-    fn reconstruction(&self, model: &mut dyn Trainer, test: &Images) -> anyhow::Result<Vec<u8>> {
-        let (clean, noisy, count) = self.shown(test);
-        let out = model.reconstruct(&noisy)?;
-        report::reconstruction::render(&[&clean, &noisy, &out], count, test.dim())
-    }
 }

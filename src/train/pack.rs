@@ -21,9 +21,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, ensure};
 use rayon::prelude::*;
 
-use super::{
-    batches_per_epoch, initial_params, Cancelled, EpochMetrics, Hooks, Progress, TestNoise, Trained,
-};
+use super::{batches_per_epoch, initial_params, Cancelled, EpochMetrics, Hooks, Progress, Trained};
 use crate::config::{Activation, AdamFormula, RunConfig};
 use crate::data::{Dataset, DatasetName, Images};
 use crate::device::Slot;
@@ -31,6 +29,7 @@ use crate::model::pack::{Matrix, PackModel, Stack};
 use crate::model::tensors::ModelDevice;
 use crate::report;
 use crate::train::batches::{Batch, Batches};
+use crate::train::evaluate::TestNoise;
 
 /// Steps the producer may draw ahead of the device: enough that a slow draw never leaves
 /// the queue empty, few enough that the inputs in flight stay small.
@@ -219,12 +218,15 @@ fn train_on<D: ModelDevice>(
                 model.step(input.indices, input.noisy)?;
             }
             let test_sums = test_set.queue(&mut model)?;
+            let clean_sums = test_set.queue_clean(&mut model)?;
             let costs = model.take_costs()?;
             let test_costs = test_set.read(test_sums);
+            let clean_costs = test_set.read(clean_sums);
             let seconds = started.elapsed().as_secs_f64();
-            for ((runner, costs), test_cost) in runners.iter_mut().zip(costs).zip(test_costs) {
+            let tests = test_costs.into_iter().zip(clean_costs);
+            for ((runner, costs), test) in runners.iter_mut().zip(costs).zip(tests) {
                 if runner.failed.is_none() {
-                    runner.end_epoch(epoch, t.epochs, &costs, test_cost, seconds);
+                    runner.end_epoch(epoch, t.epochs, &costs, test, seconds);
                 }
             }
             if runners.iter().all(|r| r.failed.is_some()) {
@@ -260,7 +262,14 @@ fn train_on<D: ModelDevice>(
 impl Runner<'_> {
     /// Records an epoch from its step costs and test cost, or the failure they show, with
     /// the words [`super::train_with`] uses for a run alone.
-    fn end_epoch(&mut self, epoch: usize, epochs: usize, costs: &[f64], test: f64, seconds: f64) {
+    fn end_epoch(
+        &mut self,
+        epoch: usize,
+        epochs: usize,
+        costs: &[f64],
+        (test, clean): (f64, f64),
+        seconds: f64,
+    ) {
         let hooks = self.member.hooks;
         if let Some((batch, cost)) = costs.iter().enumerate().find(|(_, c)| !c.is_finite()) {
             self.failed = Some(anyhow!(
@@ -270,8 +279,8 @@ impl Runner<'_> {
             return;
         }
         let train_cost = (costs.iter().sum::<f64>() / costs.len() as f64) as f32;
-        let test_cost = test as f32;
-        if !test_cost.is_finite() {
+        let (test_cost, test_cost_clean) = (test as f32, clean as f32);
+        if !(test_cost.is_finite() && test_cost_clean.is_finite()) {
             self.failed = Some(anyhow!(
                 "diverged at epoch {epoch}: test cost is {test_cost}; try a lower learning_rate"
             ));
@@ -288,6 +297,7 @@ impl Runner<'_> {
             epoch,
             train_cost,
             test_cost,
+            test_cost_clean,
             seconds,
         };
         (hooks.on_epoch)(&m);
@@ -400,6 +410,14 @@ impl<D: ModelDevice> TestSet<D> {
         self.chunks
             .iter()
             .map(|(noisy, clean)| model.squared_errors(noisy, clean))
+            .collect()
+    }
+
+    /// Queues every run's squared error on every chunk of the clean images.
+    fn queue_clean(&self, model: &mut PackModel<D>) -> anyhow::Result<Vec<Stack<D>>> {
+        self.chunks
+            .iter()
+            .map(|(_, clean)| model.clean_squared_errors(clean))
             .collect()
     }
 

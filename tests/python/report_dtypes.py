@@ -19,22 +19,24 @@ ANY = "any"
 
 SETTINGS = {
     "dataset": TEXT, "train_examples": INT, "hidden": TEXT, "depth": INT,
-    "activation": TEXT, "init": TEXT, "init_scale": FLOAT, "noise_level": FLOAT,
+    "activation": TEXT, "init": TEXT, "init_scale": FLOAT, "noise_level": FLOAT, "eval_noise_level": FLOAT,
     "learning_rate": FLOAT, "adam": TEXT, "batch_size": INT, "epochs": INT, "seed": INT,
 }
 
 SUMMARY = {
     "experiment": TEXT, "run_id": TEXT, "configuration": TEXT, **SETTINGS,
     "status": TEXT, "device": TEXT, "engine": TEXT, "epochs_done": INT,
-    "final_train_cost": FLOAT, "final_test_cost": FLOAT,
+    "final_train_cost": FLOAT, "final_test_cost": FLOAT, "final_test_cost_clean": FLOAT,
     "best_train_cost": FLOAT, "best_train_epoch": INT,
-    "best_test_cost": FLOAT, "best_test_epoch": INT, "seconds": FLOAT,
+    "best_test_cost": FLOAT, "best_test_epoch": INT,
+    "best_test_cost_clean": FLOAT, "best_test_clean_epoch": INT, "seconds": FLOAT,
     "failed_epoch": INT, "failed_batch": INT, "error": TEXT,
 }
 
 EPOCHS = {
     "experiment": TEXT, "run_id": TEXT, "configuration": TEXT, **SETTINGS,
-    "epoch": INT, "train_cost": FLOAT, "test_cost": FLOAT, "seconds": FLOAT,
+    "epoch": INT, "train_cost": FLOAT, "test_cost": FLOAT, "test_cost_clean": FLOAT,
+    "seconds": FLOAT,
 }
 
 STATS = {
