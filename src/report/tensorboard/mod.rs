@@ -914,7 +914,7 @@ mod tests {
                 max: 0.1,
             },
         };
-        write_experiment(dir.path(), &[lr.clone()], &metrics).unwrap();
+        write_experiment(dir.path(), std::slice::from_ref(&lr), &metrics).unwrap();
         let shuffle = HParamInfo {
             name: "train.shuffle".into(),
             domain: Domain::Discrete(vec![HValue::Bool(true)]),
