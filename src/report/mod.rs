@@ -14,5 +14,6 @@ pub mod reconstruction;
 pub mod stats;
 pub mod stats_md;
 pub mod summary;
+pub mod tensorboard;
 
 pub use atomic::write_atomic;
