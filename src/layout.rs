@@ -1,5 +1,5 @@
 //! The results layout, fixed so every part of the runner reads and writes the same places:
-//! `OUT/<experiment>/{summary.csv, epochs.csv, stats.csv, stats.md, comparisons.csv, curves.svg}`
+//! `OUT/<experiment>/{summary.csv, epochs.csv, stats.csv, stats.md, comparisons.csv, curves.svg, report.html}`
 //! and `OUT/<experiment>/<run_id>/{config.toml, device.txt, metrics.csv, reconstruction.png, model.safetensors, error.txt}`.
 
 use std::path::{Path, PathBuf};
@@ -21,6 +21,8 @@ pub const CURVES: &str = "curves.svg";
 pub const STATS: &str = "stats.md";
 pub const STATS_CSV: &str = "stats.csv";
 pub const COMPARISONS: &str = "comparisons.csv";
+/// Everything above in one page that opens from disk (src/report/html/).
+pub const REPORT_HTML: &str = "report.html";
 
 pub fn experiment_dir(out: &Path, experiment: &str) -> PathBuf {
     out.join(experiment)
