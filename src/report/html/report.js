@@ -345,7 +345,7 @@
         field: field,
         type: "quantitative",
         title: title + (options.seeds ? "" : " (mean over seeds)"),
-        scale: { type: log ? "log" : "linear", zero: false },
+        scale: log ? { type: "log" } : { type: "linear", zero: false },
       };
     };
     var color = {
@@ -547,7 +547,11 @@
     for (var i = names.length - 2; i >= 0; i--) {
       dimensionExpr = "datum.key === 'd" + i + "' ? " + JSON.stringify(names[i]) + " : (" + dimensionExpr + ")";
     }
-    var x = { field: "dimension", type: "nominal", sort: names, title: null, axis: { orient: "top", labelAngle: 0, domain: false, ticks: false } };
+    // Dimension names below the plot, clear of the labels at each axis' ends.
+    var x = {
+      field: "dimension", type: "nominal", sort: names, title: null,
+      axis: { orient: "bottom", labelAngle: 0, domain: false, ticks: false, labelPadding: 20, labelFontWeight: "bold" },
+    };
     var folded = [
       { fold: fold, as: ["key", "raw"] },
       { filter: "isValid(datum.raw)" },
@@ -581,7 +585,7 @@
         },
         {
           data: { values: labels },
-          mark: { type: "text", align: "left", dx: 5, fontSize: 11, color: "#333" },
+          mark: { type: "text", align: "left", dx: 5, fontSize: 11, color: "#333", baseline: { expr: "datum.position > 0.5 ? 'top' : 'bottom'" } },
           encoding: {
             x: x,
             y: { field: "position", type: "quantitative", axis: null, scale: { domain: [0, 1] } },
@@ -606,7 +610,7 @@
           field: "v" + i,
           type: numeric ? "quantitative" : "nominal",
           title: p.name + (p.log_scale ? " (log scale)" : ""),
-          scale: numeric ? { type: p.log_scale ? "log" : "linear", zero: false } : undefined,
+          scale: !numeric ? undefined : p.log_scale ? { type: "log" } : { type: "linear", zero: false },
         },
         y: { field: "metric", type: "quantitative", title: s.metric, scale: { zero: false } },
         color: {
@@ -652,7 +656,7 @@
       s.epochs_spent + " of the " + s.epochs_full + " a full search would take" + spent + ".");
     var best = s.trials.filter(function (t) { return t.trial === s.best; })[0];
     if (best) {
-      var parts = best.values.map(function (v) { return v[0] + " = " + v[1]; });
+      var parts = best.values.map(function (v) { return v[0] + " = " + (typeof v[1] === "number" ? fmt(v[1]) : v[1]); });
       body.appendChild(el("p", { class: "best" }, [
         "Best trial: #" + best.trial + ", " + s.metric + " " + fmt(best.metric) + " after " +
         plural(best.epochs_done, "epoch") + (parts.length ? "; " + parts.join(", ") : ""),
@@ -717,6 +721,8 @@
     status.setAttribute("data-trials", String(trialTable ? trialTable.rows : 0));
     status.setAttribute("data-errors", String(log.errors.length));
     status.setAttribute("data-warnings", String(log.warnings.length));
+    // The browser test's canary: its experiment's description tries to set this.
+    status.setAttribute("data-injected", String("__pwned" in window));
     status.setAttribute("data-state", "done");
     var problems = log.errors.concat(log.warnings);
     if (problems.length) {
