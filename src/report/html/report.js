@@ -439,6 +439,13 @@
       });
     }
     [seedBox, linear, logRadio].forEach(function (input) { input.addEventListener("change", redraw); });
+    // For the browser test (#check): the curves again with single seeds on a log scale.
+    return function () {
+      seedBox.checked = !seedBox.disabled;
+      logRadio.checked = true;
+      redraw();
+      return Promise.all(entries.map(function (entry) { return entry.promise; }));
+    };
   }
 
   function statistics() {
@@ -746,11 +753,15 @@
   guarded("versions", versions);
   var trialTable = guarded("search", search);
   var runTable = guarded("runs", runs);
-  guarded("curves", curves);
+  var toggleCurves = guarded("curves", curves);
   guarded("statistics", statistics);
   guarded("comparisons", comparisons);
   guarded("reconstructions", reconstructions);
-  Promise.all(charts.map(function (c) { return c.promise; })).then(function () {
-    finish(runTable, trialTable);
-  });
+  Promise.all(charts.map(function (c) { return c.promise; }))
+    .then(function () {
+      if (location.hash === "#check" && toggleCurves) return toggleCurves();
+    })
+    .then(function () {
+      finish(runTable, trialTable);
+    });
 })();
