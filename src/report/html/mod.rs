@@ -87,7 +87,10 @@ impl Meta {
             }
         }
         Meta {
-            command: std::env::args().collect(),
+            // args() would panic on an argument that is not UTF-8.
+            command: std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             devices,
             date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
