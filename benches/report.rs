@@ -9,7 +9,8 @@
 //!   until the page's #status element says done, median of 3, beside the time Chromium
 //!   takes for an empty page. Aim: a few seconds.
 //!
-//! Render times are medians of 5. Prints a table; exits 1 when a page did not finish or
+//! `REPORT_BENCH_KEEP=folder` keeps the synthetic page there, to look at. Render times
+//! are medians of 5. Prints a table; exits 1 when a page did not finish or
 //! logged an error.
 
 #[path = "../tests/html_browser/mod.rs"]
