@@ -72,7 +72,7 @@ pub struct Args {
     pub shard_count: Option<usize>,
 
     /// Rebuild the report (summary.csv, epochs.csv, stats.csv, stats.md, comparisons.csv,
-    /// curves.svg) from the run folders; train nothing.
+    /// curves.svg, report.html) from the run folders; train nothing.
     #[arg(long, conflicts_with_all = ["dry_run", "verify", "jobs", "force", "filter", "shard", "shard_count", "pack", "device"])]
     pub summarize: bool,
 

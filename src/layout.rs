@@ -1,5 +1,5 @@
 //! The results layout, fixed so every part of the runner reads and writes the same places:
-//! `OUT/<experiment>/{summary.csv, epochs.csv, stats.csv, stats.md, comparisons.csv, curves.svg}`
+//! `OUT/<experiment>/{summary.csv, epochs.csv, stats.csv, stats.md, comparisons.csv, curves.svg, report.html}`
 //! and `OUT/<experiment>/<run_id>/{config.toml, device.txt, engine.txt, metrics.csv, reconstruction.png, model.safetensors, error.txt, .lock}`.
 //!
 //! Nothing under `--out` is reached through a symbolic link: a link planted there (at a
@@ -49,7 +49,16 @@ pub const RUN_FILES: &[&str] = &[
 ];
 
 /// Every file runner writes in an experiment folder.
-pub const EXPERIMENT_FILES: &[&str] = &[SUMMARY, EPOCHS, CURVES, STATS, STATS_CSV, COMPARISONS];
+pub const EXPERIMENT_FILES: &[&str] = &[
+    SUMMARY,
+    EPOCHS,
+    CURVES,
+    STATS,
+    STATS_CSV,
+    COMPARISONS,
+    REPORT_HTML,
+    crate::report::tensorboard::EVENT_FILE,
+];
 
 /// Which arithmetic computed a run. Runner's own CPU kernels and dfdx's batched engine
 /// (`--pack`, and every GPU run) follow the same formulas but round differently, so
@@ -209,6 +218,8 @@ pub fn is_locked(dir: &Path) -> bool {
     let held = matches!(lock.try_read(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
     held
 }
+/// Everything above in one page that opens from disk (src/report/html/).
+pub const REPORT_HTML: &str = "report.html";
 
 pub fn experiment_dir(out: &Path, experiment: &str) -> PathBuf {
     out.join(experiment)

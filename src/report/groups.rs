@@ -87,6 +87,6 @@ pub fn groups(experiment: &Experiment, rows: &[Row]) -> Vec<Group> {
 /// A cost as the f64 nearest to the decimal the summary writes (0.03146631, not the f32's
 /// exact binary value 0.031466308981...), so that a spreadsheet's AVERAGE over
 /// summary.csv gives the mean stats.csv states.
-fn decimal(cost: f32) -> f64 {
+pub fn decimal(cost: f32) -> f64 {
     cost.to_string().parse().unwrap_or(cost as f64)
 }

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod curves;
 pub mod epochs;
 pub mod groups;
+pub mod html;
 pub mod metrics;
 pub mod progress;
 pub mod rebuild;

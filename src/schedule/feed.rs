@@ -1,5 +1,5 @@
 //! Keeps `summary.csv`, `curves.svg` and `stats.md` current while a sweep runs, at a cost
-//! that does not grow with the sweep.
+//! that does not grow with the sweep; `report.html` is written by the last rewrite only.
 //!
 //! Every folder is read once at the start; after that only the folder of a run that just
 //! ended is read again, and the files are rewritten at most every five seconds (less often
@@ -70,7 +70,7 @@ impl<'e> Feed<'e> {
     ) -> anyhow::Result<Feed<'e>> {
         let rows = summary::collect(out, experiment, &HashSet::new());
         warn_of_mixed_engines(experiment, &rows, engine, todo);
-        rebuild::write_rows(out, experiment, &rows)?;
+        rebuild::write_rows_during_sweep(out, experiment, &rows)?;
         let index = rows
             .iter()
             .enumerate()
@@ -117,7 +117,8 @@ impl<'e> Feed<'e> {
         if Instant::now() >= s.next_write {
             let started = Instant::now();
             // Rewritten again soon and at the end: atomic, but not synced to disk.
-            let written = unsynced(|| rebuild::write_rows(&self.out, self.experiment, &s.rows));
+            let written =
+                unsynced(|| rebuild::write_rows_during_sweep(&self.out, self.experiment, &s.rows));
             if let Err(e) = written {
                 tracing::error!("{e:#}");
             }
