@@ -46,6 +46,7 @@ pub const RUN_FILES: &[&str] = &[
     MODEL,
     ERROR,
     LOCK,
+    crate::report::tensorboard::EVENT_FILE,
 ];
 
 /// Every file runner writes in an experiment folder.

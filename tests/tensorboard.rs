@@ -96,6 +96,7 @@ fn send_epochs(log: &mut RunLog, rows: &[EpochMetrics], upto: usize) {
         let values = [
             ("train_cost", f64::from(r.train_cost)),
             ("test_cost", f64::from(r.test_cost)),
+            ("test_cost_clean", f64::from(r.test_cost_clean)),
             ("seconds", r.seconds),
         ];
         log.scalars(r.epoch as i64, 1000.0 + r.epoch as f64, &values);
@@ -180,7 +181,7 @@ fn write_experiment_folder(experiment: &Path) -> Vec<String> {
             domain: discrete(&[HValue::Bool(false), HValue::Bool(true)]),
         },
     ];
-    let metrics = ["train_cost", "test_cost"].map(|tag| MetricInfo {
+    let metrics = ["train_cost", "test_cost", "test_cost_clean"].map(|tag| MetricInfo {
         tag: tag.into(),
         display_name: String::new(),
     });
@@ -210,4 +211,43 @@ fn tensorboard_reads_scalars_image_and_hparams_as_metrics_csv_and_config_toml_sa
         text(&out.stderr)
     );
     eprintln!("{stdout}tensorboard_check.py took {:?}", started.elapsed());
+}
+
+/// The same checks on what the binary writes: a real sweep (two configurations, two
+/// seeds, one run trained in two invocations), read back run by run.
+#[test]
+fn a_sweep_trained_by_the_binary_reads_back_in_tensorboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = dir.path().join("board.toml");
+    fs::write(
+        &exp,
+        "name = \"board\"\n[data]\ntrain_examples = 200\n[train]\nepochs = 2\nbatch_size = 50\n[sweep]\nhidden = [[8], [8, 4]]\nlearning_rate = [0.01, 0.02]\nseed = [1, 2]\n",
+    )
+    .unwrap();
+    let exp = exp.to_str().unwrap();
+    common::ok(&common::runner(
+        &[exp, "--out", "res", "-q", "--filter", "seed1"],
+        dir.path(),
+    ));
+    common::ok(&common::runner(&[exp, "--out", "res", "-q"], dir.path()));
+    let experiment = dir.path().join("res/board");
+    let statuses: Vec<String> = fs::read_dir(&experiment)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| format!("{}=STATUS_SUCCESS", e.file_name().to_string_lossy()))
+        .collect();
+    assert_eq!(statuses.len(), 8);
+    let out = python("tensorboard")
+        .arg(repo().join("tests/python/tensorboard_check.py"))
+        .arg(&experiment)
+        .args(&statuses)
+        .output()
+        .expect("python starts");
+    assert!(
+        out.status.success(),
+        "tensorboard_check.py failed:\n{}\n{}",
+        text(&out.stderr),
+        text(&out.stdout)
+    );
 }

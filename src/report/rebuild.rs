@@ -26,7 +26,8 @@ pub fn write(
 
 /// Writes every report file of `experiment` from `rows`.
 pub fn write_rows(out: &Path, experiment: &Experiment, rows: &[Row]) -> anyhow::Result<()> {
-    write_files(out, experiment, rows, true)
+    write_files(out, experiment, rows, true)?;
+    super::tensorboard::sweep::write_experiment(out, experiment)
 }
 
 /// Writes the report files but report.html, for the rewrites while a sweep runs: the

@@ -12,10 +12,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::config::{Experiment, Run};
-use crate::layout::Engine;
+use crate::layout::{self, Engine};
 use crate::report::atomic::unsynced;
+use crate::report::metrics::EpochMetrics;
 use crate::report::rebuild;
 use crate::report::summary::{self, Row, Status};
+use crate::report::tensorboard::{self, RunLog, SessionStatus};
 
 /// Shortest time between two rewrites of the report files.
 const MIN_INTERVAL: Duration = Duration::from_secs(5);
@@ -27,6 +29,8 @@ const SLOWDOWN: u32 = 400;
 pub struct Feed<'e> {
     out: PathBuf,
     experiment: &'e Experiment,
+    /// The TensorBoard logs of the runs going on, by run id.
+    boards: Mutex<HashMap<String, RunLog>>,
     state: Mutex<State>,
 }
 
@@ -76,9 +80,13 @@ impl<'e> Feed<'e> {
             .enumerate()
             .map(|(i, r)| (r.id.clone(), i))
             .collect();
+        if let Err(e) = tensorboard::sweep::write_experiment(out, experiment) {
+            tracing::warn!("TensorBoard's record of the experiment: {e:#}");
+        }
         Ok(Feed {
             out: out.to_path_buf(),
             experiment,
+            boards: Mutex::new(HashMap::new()),
             state: Mutex::new(State {
                 rows,
                 index,
@@ -92,10 +100,33 @@ impl<'e> Feed<'e> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn started(&self, id: &str) {
-        let mut s = self.lock();
-        if let Some(&i) = s.index.get(id) {
-            s.rows[i].status = Status::Running;
+    /// A run started: shown as running, and its TensorBoard session opened.
+    pub fn started(&self, run: &Run) {
+        {
+            let mut s = self.lock();
+            if let Some(&i) = s.index.get(&run.id) {
+                s.rows[i].status = Status::Running;
+            }
+        }
+        let dir = layout::run_dir(&self.out, &self.experiment.name, &run.id);
+        match tensorboard::sweep::start(&dir, self.experiment, run) {
+            Ok(log) => {
+                lock(&self.boards).insert(run.id.clone(), log);
+            }
+            Err(e) => tracing::warn!(
+                "{}: no TensorBoard events ({e:#}); training goes on",
+                run.id
+            ),
+        }
+    }
+
+    /// A run finished an epoch: its costs go to TensorBoard at once, so that a running
+    /// TensorBoard shows the curves grow.
+    pub fn epoch(&self, id: &str, m: &EpochMetrics) {
+        if let Some(log) = lock(&self.boards).get_mut(id) {
+            if let Err(e) = tensorboard::sweep::epoch(log, m) {
+                tracing::warn!("{id}: TensorBoard events: {e:#}");
+            }
         }
     }
 
@@ -109,6 +140,18 @@ impl<'e> Feed<'e> {
                 row.status = Status::Failed;
                 row.error = e.to_string();
                 s.unrecorded.insert(run.id.clone(), e.to_string());
+            }
+        }
+        let board = lock(&self.boards).remove(&run.id);
+        if let Some(mut log) = board {
+            let status = match row.status {
+                Status::Done => SessionStatus::Success,
+                Status::Failed => SessionStatus::Failure,
+                _ => SessionStatus::Aborted,
+            };
+            let dir = layout::run_dir(&self.out, &self.experiment.name, &run.id);
+            if let Err(e) = tensorboard::sweep::end(&mut log, &dir, status, row.metrics.len()) {
+                tracing::warn!("{}: TensorBoard events: {e:#}", run.id);
             }
         }
         if let Some(&i) = s.index.get(&run.id) {
@@ -141,4 +184,8 @@ impl<'e> Feed<'e> {
         }
         rebuild::write_rows(&self.out, self.experiment, &rows)
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -370,7 +370,7 @@ fn attempt(shared: &Shared, slot: Slot, run: &Run, wait: bool) -> Ended {
     if shared.cancel.load(Ordering::SeqCst) {
         return Ended::Cancelled;
     }
-    shared.feed.started(&run.id);
+    shared.feed.started(run);
     shared.reporter.started(&run.id);
     shared.running.fetch_add(1, Ordering::SeqCst);
     let started = Instant::now();
@@ -517,7 +517,10 @@ fn run_one(shared: &Shared, run: &Run, slot: Slot, dir: &Path) -> Result<(), Str
         let dataset = dataset.capped(run.config.data.train_examples);
         let epochs = run.config.train.epochs;
         let on_progress = |p: &train::Progress| reporter.progress(&run.id, p);
-        let on_epoch = |m: &EpochMetrics| reporter.epoch(&run.id, epochs, m);
+        let on_epoch = |m: &EpochMetrics| {
+            reporter.epoch(&run.id, epochs, m);
+            shared.feed.epoch(&run.id, m);
+        };
         let threads = || shared.threads();
         let hooks = Hooks {
             cancel,

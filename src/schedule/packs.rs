@@ -6,21 +6,16 @@
 //! instead of a run; each run still gets its own folder, lock, events, `error.txt` and
 //! summary row, and a run that fails fails alone.
 
-use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::{
-    claim, memory, open_lock, panic_message, prepare_dir, trained, Ended, Options, Shared,
-};
-use crate::config::{Experiment, Run};
-use crate::data::{Dataset, DatasetName};
+use super::{claim, memory, open_lock, panic_message, prepare_dir, trained, Ended, Shared};
+use crate::config::Run;
 use crate::device::Slot;
 use crate::layout;
 use crate::report::atomic::write_atomic;
 use crate::report::metrics::EpochMetrics;
-use crate::report::progress::Reporter;
 use crate::train::pack::{self, pack_key, Member};
 use crate::train::{self, Hooks};
 
@@ -106,19 +101,11 @@ pub(super) fn attempt<'a>(
     if !going.is_empty() && !cancel.load(Ordering::SeqCst) {
         let members: Vec<&Run> = going.iter().map(|&i| runs[i]).collect();
         for run in &members {
-            shared.feed.started(&run.id);
+            shared.feed.started(run);
             shared.reporter.started(&run.id);
         }
         let started = Instant::now();
-        let results = train_pack(
-            experiment,
-            &members,
-            slot,
-            shared.data,
-            shared.opts,
-            shared.reporter,
-            cancel,
-        );
+        let results = train_pack(shared, &members, slot);
         let each = started.elapsed() / members.len() as u32;
         let cancelled = cancel.load(Ordering::SeqCst);
         for (&i, result) in going.iter().zip(results) {
@@ -140,15 +127,9 @@ pub(super) fn attempt<'a>(
 /// Trains one pack into its runs' folders; one result per run, in order. An error or a
 /// panic is recorded in each affected run's `error.txt`; a run whose folder cannot be
 /// prepared fails alone and the others train without it.
-fn train_pack(
-    experiment: &Experiment,
-    runs: &[&Run],
-    slot: Slot,
-    data: &HashMap<DatasetName, Dataset>,
-    opts: &Options,
-    reporter: &Reporter,
-    cancel: &AtomicBool,
-) -> Vec<Result<(), String>> {
+fn train_pack(shared: &Shared, runs: &[&Run], slot: Slot) -> Vec<Result<(), String>> {
+    let (experiment, data, opts) = (shared.plan.experiment, shared.data, shared.opts);
+    let (reporter, cancel, feed) = (shared.reporter, shared.cancel, &shared.feed);
     let dirs: Vec<_> = runs
         .iter()
         .map(|run| layout::run_dir(&opts.out, &experiment.name, &run.id))
@@ -179,7 +160,10 @@ fn train_pack(
                 .iter()
                 .map(|&i| {
                     let (id, epochs) = (&runs[i].id, runs[i].config.train.epochs);
-                    move |m: &EpochMetrics| reporter.epoch(id, epochs, m)
+                    move |m: &EpochMetrics| {
+                        reporter.epoch(id, epochs, m);
+                        feed.epoch(id, m);
+                    }
                 })
                 .collect();
             let one = || 1;

@@ -39,8 +39,8 @@ try:
 except ModuleNotFoundError:  # Python before 3.11
     import tomli as tomllib
 
-SCALARS = ("train_cost", "test_cost", "seconds")
-METRICS = ("train_cost", "test_cost")
+SCALARS = ("train_cost", "test_cost", "test_cost_clean", "seconds")
+METRICS = ("train_cost", "test_cost", "test_cost_clean")
 IMAGE = "reconstruction"
 EXPERIMENT_TAG = "_hparams_/experiment"
 START_TAG = "_hparams_/session_start_info"
@@ -87,7 +87,10 @@ def config_values(run_dir):
 
 
 def same_value(expected, got):
-    """A config value against a JSON or google.protobuf.Value one, kind included."""
+    """A config value against a JSON or google.protobuf.Value one, kind included. A list
+    of layer widths is shown as its summary.csv text (`h256x128`)."""
+    if isinstance(expected, list):
+        return got == "h" + "x".join(str(w) for w in expected)
     if isinstance(expected, bool) or isinstance(got, bool):
         return type(expected) is type(got) and expected == got
     return expected == got
@@ -235,7 +238,10 @@ def wait_for_groups(base, names, count, proc, log_path):
         try:
             last = get_json(url, session_groups_request(names))
             groups = last.get("sessionGroups", [])
-            loaded = [g for g in groups if len(g.get("metricValues", [])) == len(METRICS)]
+            loaded = [
+                s for g in groups for s in g.get("sessions", [])
+                if len(s.get("metricValues", [])) == len(METRICS)
+            ]
             if len(loaded) == count:
                 return groups
         except (urllib.error.URLError, ConnectionError):
@@ -255,20 +261,24 @@ def check_experiment_route(base, names):
 
 
 def check_groups(base, groups, experiment_dir, statuses):
-    expect(len(groups) == len(statuses), f"{base}: {len(groups)} session groups")
-    for group in groups:
-        sessions = group["sessions"]
-        expect(len(sessions) == 1, f"{base}: group {group['name']} has {len(sessions)} sessions")
-        run = sessions[0]["name"]
+    """Every run is one session; sessions of one group (a configuration: the runs that
+    differ only in their seed) share their hparams but those that differ among them."""
+    sessions = [(g, s) for g in groups for s in g["sessions"]]
+    expect(len(sessions) == len(statuses), f"{base}: {len(sessions)} sessions")
+    for group, session in sessions:
+        run = session["name"]
         expect(run in statuses, f"{base}: unknown session {run}")
         run_dir = os.path.join(experiment_dir, run)
         config = config_values(run_dir)
+        members = [config_values(os.path.join(experiment_dir, s["name"])) for s in group["sessions"]]
         for name, value in group["hparams"].items():
-            expect(same_value(config[name], value), f"{base}: {run} {name} = {value!r}")
-        status = sessions[0].get("status", "STATUS_UNKNOWN")
+            shared = all(same_value(m[name], value) for m in members)
+            varies = len({repr(m[name]) for m in members}) > 1
+            expect(shared or varies, f"{base}: {run} {name} = {value!r}")
+        status = session.get("status", "STATUS_UNKNOWN")
         expect(status == statuses[run], f"{base}: {run} status {status}")
         last = {tag: rows[-1] for tag, rows in metrics_csv(run_dir).items()}
-        for mv in sessions[0]["metricValues"]:
+        for mv in session["metricValues"]:
             tag = mv["name"]["tag"]
             epoch, value = last[tag]
             got = (mv.get("trainingStep", 0), mv["value"])

@@ -14,7 +14,7 @@
 //! The run table, statistics and comparisons are the records of summary.csv, stats.csv
 //! and comparisons.csv as rendered for the same rebuild, so a column those files gain
 //! shows here with no change; the curves come from the same rows' per-epoch costs
-//! ([`data::CURVE_COSTS`]), with stats.csv's t interval computed here, not in the page.
+//! (every cost of [`crate::report::metrics::COSTS`] that some run has), with stats.csv's t interval computed here, not in the page.
 //! All data sits in `<script type="application/json">` blocks that the page reads with
 //! `JSON.parse` and shows through `textContent`, never as markup.
 //!

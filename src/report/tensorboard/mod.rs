@@ -44,6 +44,7 @@
 
 pub mod proto;
 pub mod records;
+pub mod sweep;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
@@ -255,12 +256,7 @@ impl RunLog {
     /// `metrics.csv`.
     pub fn open(run_dir: &Path) -> anyhow::Result<RunLog> {
         let path = run_dir.join(EVENT_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        let mut file = append_no_follow(&path, true)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -499,11 +495,7 @@ impl RunLog {
         bytes.extend_from_slice(&self.pending);
         bytes.extend(self.pending_end.iter().flatten());
         super::write_atomic(&self.path, &bytes)?;
-        self.file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .open(&self.path)
-            .with_context(|| format!("cannot reopen {}", self.path.display()))?;
+        self.file = append_no_follow(&self.path, false)?;
         self.len = bytes.len() as u64;
         Ok(())
     }
@@ -530,6 +522,22 @@ impl RunLog {
         }
         Ok(out)
     }
+}
+
+/// Opens `path` to read and append, never through a link planted there (runner writes
+/// nothing through links under its results folder; see [`crate::layout`]).
+fn append_no_follow(path: &Path, create: bool) -> anyhow::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).append(true).create(create);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    options.open(path).map_err(|e| {
+        if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            crate::layout::link_error(path)
+        } else {
+            anyhow::anyhow!("cannot open {}: {e}", path.display())
+        }
+    })
 }
 
 /// The events of an event file, up to a torn last record (a writer killed or still
