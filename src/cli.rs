@@ -56,6 +56,12 @@ pub struct Args {
     #[arg(long)]
     pub force: bool,
 
+    /// Keep the epoch checkpoints of finished runs (`keep`: a later run with more epochs
+    /// continues them; `drop`: delete each when its run finishes). Default `auto`: keep
+    /// them for experiments of at most 1000 runs and for searches.
+    #[arg(long, value_name = "keep|drop|auto", default_value = "auto", value_parser = ["keep", "drop", "auto"])]
+    pub checkpoints: String,
+
     /// Only runs whose id contains PATTERN.
     #[arg(long, value_name = "PATTERN")]
     pub filter: Option<String>,
@@ -73,7 +79,7 @@ pub struct Args {
 
     /// Rebuild the report (summary.csv, epochs.csv, stats.csv, stats.md, comparisons.csv,
     /// curves.svg, report.html) from the run folders; train nothing.
-    #[arg(long, conflicts_with_all = ["dry_run", "verify", "jobs", "force", "filter", "shard", "shard_count", "pack", "device"])]
+    #[arg(long, conflicts_with_all = ["dry_run", "verify", "jobs", "force", "filter", "shard", "shard_count", "pack", "device", "checkpoints"])]
     pub summarize: bool,
 
     /// Rerun the selected runs into a temporary folder and compare their costs with the

@@ -47,6 +47,7 @@ pub const RUN_FILES: &[&str] = &[
     ERROR,
     LOCK,
     crate::report::tensorboard::EVENT_FILE,
+    crate::train::checkpoint::FILE,
 ];
 
 /// Every file runner writes in an experiment folder.
@@ -271,6 +272,8 @@ pub fn read_state(dir: &Path, config: &RunConfig) -> RunState {
     };
     match toml::from_str::<RunConfig>(&text).map(RunConfig::normalized) {
         Ok(found) if found == *config => {}
+        // Asked for more epochs: the run goes on from its checkpoint.
+        Ok(found) if found.continues_to(config) => return RunState::Incomplete,
         // A failed or killed attempt of another config holds nothing worth keeping.
         _ if !has_results(dir) => return RunState::Incomplete,
         Ok(found) => return RunState::OtherConfig(describe_difference(&found, config)),
@@ -351,7 +354,7 @@ fn first_line(text: &str) -> &str {
 pub fn other_config(dir: &Path, config: &RunConfig) -> Option<String> {
     let text = std::fs::read_to_string(dir.join(CONFIG)).ok()?;
     match toml::from_str::<RunConfig>(&text).map(RunConfig::normalized) {
-        Ok(found) if found == *config => None,
+        Ok(found) if found == *config || found.continues_to(config) => None,
         Ok(found) => Some(describe_difference(&found, config)),
         Err(_) => Some("a config.toml that does not parse".into()),
     }

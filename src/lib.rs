@@ -17,6 +17,7 @@ pub mod layout;
 pub mod model;
 pub mod report;
 pub mod schedule;
+pub mod search;
 pub mod signals;
 pub mod train;
 pub mod verify;

@@ -76,6 +76,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             slots,
             force: args.force,
             pack,
+            checkpoints: schedule::Checkpoints::parse(&args.checkpoints)
+                .unwrap_or(schedule::Checkpoints::Auto),
         },
         data_opts: DataOptions {
             progress: !args.quiet,

@@ -6,46 +6,101 @@ use std::collections::HashMap;
 use toml::Value;
 
 use super::parse::{axis_value, bad, Axis, Parsed, MAX_NAME_BYTES};
-use super::settings::{self, axis_keys, id_prefix};
+use super::settings::{self, axis_keys, id_prefix, Draft};
 use super::source::KeyPath;
 use super::{Experiment, Run, RunConfig};
 use crate::error::input_error;
+use crate::search::{self, Search};
 
-/// Expands the parsed experiment into its runs, in sweep order (first axis outermost).
+/// Expands the parsed experiment into its runs, in sweep order (first axis outermost);
+/// with a search, every trial (in order) with every combination of the sweep.
 pub fn expand(parsed: Parsed) -> anyhow::Result<Experiment> {
     let dims = dimensions(&parsed);
-    let axes = axis_order(&dims);
+    let swept = axis_order(&dims);
     let count = run_count(&parsed, &dims)?;
-    let columns = columns(&dims, &axes);
+    let columns = columns(&dims, &swept);
     check_distinct(&parsed, &dims, &columns)?;
-    let mut runs = Vec::with_capacity(count);
-    for choice in Combinations::new(&dims) {
-        let assignment: Vec<(&Axis, Value)> = dims
-            .iter()
-            .zip(&choice)
-            .flat_map(|(group, &row)| {
-                group
-                    .iter()
-                    .map(move |a| (a, axis_value(&a.key, &a.values[row])))
-            })
-            .collect();
-        let run = Run {
-            id: run_id(&columns, &choice),
-            values: columns
+    let axes = all_axes(&parsed, &swept);
+    let trials = parsed.search.as_ref().map_or(1, |s| s.trials);
+    let mut runs = Vec::with_capacity(count.saturating_mul(trials));
+    for trial in 0..trials {
+        let (base, sampled) = match &parsed.search {
+            Some(search) => sample_trial(&parsed, search, trial)?,
+            None => (parsed.base.clone(), Vec::new()),
+        };
+        for choice in Combinations::new(&dims) {
+            let assignment: Vec<(&Axis, Value)> = dims
+                .iter()
+                .zip(&choice)
+                .flat_map(|(group, &row)| {
+                    group
+                        .iter()
+                        .map(move |a| (a, axis_value(&a.key, &a.values[row])))
+                })
+                .collect();
+            let mut values: Vec<(String, String)> = columns
                 .iter()
                 .map(|c| (c.key.clone(), c.shown[choice[c.dim]].clone()))
-                .collect(),
-            config: build_config(&parsed, &assignment)?,
-        };
-        check_id_length(&parsed, &assignment, &run, runs.len())?;
-        runs.push(run);
+                .chain(sampled.iter().cloned())
+                .collect();
+            values.sort_by_key(|(k, _)| axes.iter().position(|a| a == k));
+            let grid_id = (!columns.is_empty()).then(|| run_id(&columns, &choice));
+            let id = match (&parsed.search, grid_id) {
+                (Some(_), Some(grid)) => format!("{}_{grid}", search::trial_id(trial)),
+                (Some(_), None) => search::trial_id(trial),
+                (None, grid) => grid.unwrap_or_else(|| "run".to_string()),
+            };
+            let run = Run {
+                id,
+                values,
+                config: build_config(&parsed, &base, &assignment)?,
+                trial: parsed.search.as_ref().map(|_| trial),
+            };
+            check_id_length(&parsed, &assignment, &run, runs.len())?;
+            runs.push(run);
+        }
     }
     Ok(Experiment {
         name: parsed.name,
         description: parsed.description,
         axes,
         runs,
+        search: parsed.search,
     })
+}
+
+/// Swept and sampled keys together, in the canonical order.
+fn all_axes(parsed: &Parsed, swept: &[String]) -> Vec<String> {
+    axis_keys()
+        .filter(|k| {
+            swept.iter().any(|s| s == k) || parsed.search.as_ref().is_some_and(|s| s.samples(k))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Trial `trial`'s settings before the sweep: the fixed ones with its sampled values,
+/// and those values as shown (full precision: a run's config.toml alone reproduces it).
+fn sample_trial(
+    parsed: &Parsed,
+    search: &Search,
+    trial: usize,
+) -> anyhow::Result<(Draft, Vec<(String, String)>)> {
+    let mut draft = parsed.base.clone();
+    let mut shown = Vec::new();
+    for (key, value) in search.values(trial) {
+        let path = KeyPath::parse("search.space").key(&key);
+        let value = axis_value(&key, &value);
+        settings::apply(&mut draft, &key, &value).map_err(|e| {
+            bad(
+                &parsed.source,
+                &path,
+                &format!("trial {trial} samples {value}: {e}"),
+            )
+        })?;
+        shown.push((key.clone(), settings::display(&key, &value)));
+    }
+    Ok((draft, shown))
 }
 
 /// One swept key as runs show it, in the order of [`axis_order`]: its values as shown in
@@ -154,6 +209,7 @@ fn run_count(parsed: &Parsed, dims: &[Vec<Axis>]) -> anyhow::Result<usize> {
         .iter()
         .map(|d| d.first().map_or(1, |a| a.values.len()))
         .try_fold(1usize, |n, len| n.checked_mul(len))
+        .and_then(|n| n.checked_mul(parsed.search.as_ref().map_or(1, |s| s.trials)))
         .filter(|&n| n <= MAX_RUNS);
     count.ok_or_else(|| {
         let lengths: Vec<String> = dims
@@ -236,8 +292,12 @@ fn check_id_length(
 }
 
 /// The run's resolved settings: the fixed ones with its swept values applied.
-fn build_config(parsed: &Parsed, assignment: &[(&Axis, Value)]) -> anyhow::Result<RunConfig> {
-    let mut draft = parsed.base.clone();
+fn build_config(
+    parsed: &Parsed,
+    base: &Draft,
+    assignment: &[(&Axis, Value)],
+) -> anyhow::Result<RunConfig> {
+    let mut draft = base.clone();
     for (axis, value) in assignment {
         settings::apply(&mut draft, &axis.key, value)
             .map_err(|e| bad(&parsed.source, &axis.path, &e))?;

@@ -115,6 +115,7 @@ impl Default for RunConfig {
 
 mod expand;
 mod parse;
+pub mod search;
 pub mod settings;
 mod source;
 
@@ -125,9 +126,11 @@ use std::path::Path;
 pub struct Experiment {
     pub name: String,
     pub description: Option<String>,
-    /// Swept keys, in the order ids and tables show them.
+    /// Swept and sampled keys, in the order ids and tables show them.
     pub axes: Vec<String>,
     pub runs: Vec<Run>,
+    /// The search its runs sample, if any: its trials are `Run::trial`.
+    pub search: Option<crate::search::Search>,
 }
 
 /// One run of an experiment.
@@ -135,9 +138,12 @@ pub struct Experiment {
 pub struct Run {
     /// Stable, readable and filesystem-safe: built from the swept values.
     pub id: String,
-    /// `(axis key, value as shown)` for each swept key, in `Experiment::axes` order.
+    /// `(axis key, value as shown)` for each swept or sampled key, in
+    /// `Experiment::axes` order.
     pub values: Vec<(String, String)>,
     pub config: RunConfig,
+    /// The search trial the run belongs to (one per seed or other swept value).
+    pub trial: Option<usize>,
 }
 
 impl Experiment {
@@ -182,6 +188,14 @@ impl RunConfig {
             self.data.train_examples = None;
         }
         self
+    }
+
+    /// Whether `later` is this run asked for more epochs: it goes on from this one's
+    /// checkpoint rather than being another config.
+    pub fn continues_to(&self, later: &RunConfig) -> bool {
+        let mut same = self.clone();
+        same.train.epochs = later.train.epochs;
+        self.train.epochs < later.train.epochs && same.normalized() == later.clone().normalized()
     }
 
     /// The resolved settings as written to each run's `config.toml`.

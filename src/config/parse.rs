@@ -9,7 +9,7 @@ use super::settings::{self, Draft, DATA_KEYS, TRAIN_KEYS};
 use super::source::{line_col, KeyPath, Source};
 use crate::error::input_error;
 
-const TOP_KEYS: &[&str] = &["name", "description", "data", "train", "sweep"];
+const TOP_KEYS: &[&str] = &["name", "description", "data", "train", "sweep", "search"];
 
 /// The longest file or folder name most filesystems take (ext4, XFS, btrfs, NFS: 255 bytes).
 pub const MAX_NAME_BYTES: usize = 255;
@@ -32,6 +32,8 @@ pub struct Parsed {
     pub product: Vec<Axis>,
     /// Groups of axes that vary together, row by row.
     pub zips: Vec<Vec<Axis>>,
+    /// Sampled trials, each run with every combination of the axes.
+    pub search: Option<crate::search::Search>,
     pub source: Source,
 }
 
@@ -73,12 +75,15 @@ pub fn parse(path: &Path, overrides: &[String]) -> anyhow::Result<Parsed> {
     for axis in product.iter().chain(zips.iter().flatten()) {
         check_axis_values(&base, axis, &source)?;
     }
+    let axes: Vec<&Axis> = product.iter().chain(zips.iter().flatten()).collect();
+    let search = super::search::read(&table, &base, &axes, &source)?;
     Ok(Parsed {
         name,
         description,
         base,
         product,
         zips,
+        search,
         source,
     })
 }
@@ -379,6 +384,16 @@ fn check_keys(table: &Table, source: &Source) -> anyhow::Result<()> {
         check_known_excluding(sweep, &keys, "zip", &path, source)?;
         for (i, group) in zip_groups(sweep, source)?.iter().enumerate() {
             check_known(group, &keys, &path.key("zip").index(i), source)?;
+        }
+    }
+    if let Some(v) = table.get("search") {
+        use super::search::{HALVING_KEYS, SEARCH_KEYS};
+        let path = root.key("search");
+        let search = as_table(v, &path, source)?;
+        check_known(search, SEARCH_KEYS, &path, source)?;
+        if let Some(h) = search.get("halving") {
+            let path = path.key("halving");
+            check_known(as_table(h, &path, source)?, HALVING_KEYS, &path, source)?;
         }
     }
     Ok(())

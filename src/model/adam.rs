@@ -20,6 +20,16 @@ use crate::kernels::{self, Threads};
 pub const BETAS: [f64; 2] = [0.9, 0.999];
 pub const EPSILON: f64 = 1e-8;
 
+/// Everything Adam carries from one step to the next, as a checkpoint stores it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdamState {
+    pub t: i32,
+    /// TensorFlow 1's running `b1^t`, `b2^t` (unused by dfdx's formula).
+    pub powers: [f32; 2],
+    pub m: Vec<f32>,
+    pub v: Vec<f32>,
+}
+
 pub struct Adam {
     pub formula: AdamFormula,
     lr: f32,
@@ -55,6 +65,31 @@ impl Adam {
     /// Steps taken so far.
     pub fn steps(&self) -> i32 {
         self.t
+    }
+
+    /// The state to resume from, exactly.
+    pub fn state(&self) -> AdamState {
+        AdamState {
+            t: self.t,
+            powers: self.powers,
+            m: self.m.clone(),
+            v: self.v.clone(),
+        }
+    }
+
+    /// Continues from `state`, as if its steps had been taken here.
+    pub fn restore(&mut self, state: &AdamState) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            state.m.len() == self.m.len() && state.v.len() == self.v.len(),
+            "the checkpoint's optimizer holds {} values, the model {}",
+            state.m.len(),
+            self.m.len()
+        );
+        self.t = state.t;
+        self.powers = state.powers;
+        self.m.copy_from_slice(&state.m);
+        self.v.copy_from_slice(&state.v);
+        Ok(())
     }
 
     /// Starts the next step: counts it and fixes its bias corrections.

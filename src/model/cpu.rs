@@ -9,7 +9,7 @@
 
 use anyhow::ensure;
 
-use super::{Adam, Params, Trainer};
+use super::{Adam, AdamState, Params, Trainer};
 use crate::config::AdamFormula;
 use crate::kernels::activation::{self, activation_backward, bias_activation};
 use crate::kernels::matmul::{matmul, Operand};
@@ -307,5 +307,24 @@ impl Trainer for CpuModel {
 
     fn set_threads(&mut self, threads: usize) {
         self.threads = Threads(threads.max(1));
+    }
+
+    fn engine(&self) -> &'static str {
+        "kernels"
+    }
+
+    fn adam_state(&self) -> anyhow::Result<AdamState> {
+        Ok(self.adam.state())
+    }
+
+    fn resume(&mut self, params: &[f32], adam: &AdamState) -> anyhow::Result<()> {
+        ensure!(
+            params.len() == self.params.values.len(),
+            "the checkpoint holds {} parameters, the model {}",
+            params.len(),
+            self.params.values.len()
+        );
+        self.params.values.copy_from_slice(params);
+        self.adam.restore(adam)
     }
 }

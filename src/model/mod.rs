@@ -33,7 +33,7 @@ use rand_distr::{Distribution, Uniform};
 
 use crate::config::{Activation, Init};
 
-pub use adam::Adam;
+pub use adam::{Adam, AdamState};
 
 /// A model being trained on some device: what the training loop needs of it.
 pub trait Trainer {
@@ -85,6 +85,20 @@ pub trait Trainer {
 
     /// Threads the next steps may use. Results never depend on it.
     fn set_threads(&mut self, _threads: usize) {}
+
+    /// The engine's name in a checkpoint: a run resumes only on the engine that wrote
+    /// its checkpoint, since another rounds differently.
+    fn engine(&self) -> &'static str;
+
+    /// The optimizer's state, for a checkpoint; an error where the engine cannot give it.
+    fn adam_state(&self) -> anyhow::Result<AdamState> {
+        bail!("the {} engine keeps no checkpoints", self.engine())
+    }
+
+    /// Continues from a checkpoint's parameters and optimizer state.
+    fn resume(&mut self, _params: &[f32], _adam: &AdamState) -> anyhow::Result<()> {
+        bail!("the {} engine keeps no checkpoints", self.engine())
+    }
 }
 
 /// Where one layer's parameters sit in [`Params::values`], and what it computes:
@@ -333,11 +347,11 @@ fn parse_activation(s: &str) -> anyhow::Result<Activation> {
     })
 }
 
-fn le_bytes(v: &[f32]) -> Vec<u8> {
+pub(crate) fn le_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-fn from_le_bytes(b: &[u8]) -> Vec<f32> {
+pub(crate) fn from_le_bytes(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect()

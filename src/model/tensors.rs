@@ -231,6 +231,10 @@ impl<D: ModelDevice> Trainer for TensorModel<D> {
         Ok(self.forward(self.matrix(x)).as_vec())
     }
 
+    fn engine(&self) -> &'static str {
+        "tensors"
+    }
+
     fn params(&self) -> anyhow::Result<Params> {
         let widths: Vec<usize> = std::iter::once(self.layers[0].weight.shape().0)
             .chain(self.layers.iter().map(|l| l.weight.shape().1))

@@ -118,6 +118,7 @@ mod tests {
             description: None,
             axes: axes.iter().map(|a| a.to_string()).collect(),
             runs: Vec::new(),
+            search: None,
         };
         assert_eq!(
             swept(&experiment(&["depth", "seed"])),

@@ -82,8 +82,14 @@ pub fn to_csv(rows: &[EpochMetrics]) -> String {
 /// by name; a file without `test_cost_clean` (written before it was measured) reads it as
 /// NaN.
 pub fn read(path: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse(file, path)
+}
+
+/// [`read`] of text from anywhere (a checkpoint holds it); `path` names it in messages.
+pub fn parse(text: impl std::io::Read, path: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
+    let mut reader = csv::Reader::from_reader(text);
     let headers = reader
         .headers()
         .with_context(|| format!("{}: no header line", path.display()))?

@@ -158,6 +158,7 @@ mod tests {
             id: "r".into(),
             values: Vec::new(),
             config,
+            trial: None,
         }
     }
 

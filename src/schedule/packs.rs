@@ -234,6 +234,7 @@ mod tests {
             id: id.to_string(),
             values: Vec::new(),
             config,
+            trial: None,
         }
     }
 

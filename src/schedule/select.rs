@@ -244,6 +244,7 @@ mod tests {
                 id: format!("seed{i:03}"),
                 values: Vec::new(),
                 config: RunConfig::default(),
+                trial: None,
             })
             .collect()
     }
@@ -280,6 +281,7 @@ mod tests {
                 id: id.to_string(),
                 values: Vec::new(),
                 config: RunConfig::default(),
+                trial: None,
             })
             .collect();
         let part = |index| -> Vec<&str> {

@@ -31,6 +31,15 @@ pub struct Batch {
     pub noisy: Vec<f32>,
 }
 
+/// The random streams the batches are drawn from, where an epoch begins: with the run's
+/// parameters and optimizer state, all a checkpoint needs to go on as if never stopped
+/// (each epoch's order is a fresh shuffle of `0..n`, so no order is kept).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Streams {
+    pub shuffle: RunRng,
+    pub noise: RunRng,
+}
+
 impl<'d> Batches<'d> {
     /// The batches of the run `train` on `images`, drawn from the run's own shuffle and
     /// noise streams. `batch_size` must be at least 1.
@@ -42,6 +51,23 @@ impl<'d> Batches<'d> {
             shuffle: noise::stream(train.seed, Stream::Shuffle),
             noise: noise::stream(train.seed, Stream::TrainNoise),
             order: Vec::new(),
+        }
+    }
+
+    /// The batches of the same run from `streams` on: the epochs after a checkpoint.
+    pub fn resumed(train: &TrainSettings, images: &'d Images, streams: Streams) -> Self {
+        Batches {
+            shuffle: streams.shuffle,
+            noise: streams.noise,
+            ..Batches::new(train, images)
+        }
+    }
+
+    /// The streams as they are now (between epochs: where the next epoch begins).
+    pub fn streams(&self) -> Streams {
+        Streams {
+            shuffle: self.shuffle.clone(),
+            noise: self.noise.clone(),
         }
     }
 
@@ -85,18 +111,38 @@ impl<'d> Batches<'d> {
 /// helpers, and lost more than it overlapped.
 pub type Feed<'d> = Ahead<Batch, Box<dyn FnMut(usize, &mut Batch) + Send + 'd>>;
 
-/// The batches of `epochs` epochs as a [`Feed`], each epoch shuffled at its start.
-pub fn feed<'d>(mut batches: Batches<'d>, epochs: usize) -> Feed<'d> {
+/// Where each epoch of a feed ends: the streams after epoch `k` (counted from the feed's
+/// start), recorded as the feed reaches them, for checkpoints.
+pub type Boundaries = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<usize, Streams>>>;
+
+/// The batches of `epochs` epochs as a [`Feed`], each epoch shuffled at its start; the
+/// streams at every epoch's end go into `boundaries`. The feed makes the first batch of
+/// an epoch beside the last step of the one before, so an epoch's end is recorded
+/// before that step returns.
+pub fn feed<'d>(mut batches: Batches<'d>, epochs: usize, boundaries: Boundaries) -> Feed<'d> {
     let per_epoch = batches.per_epoch();
+    let total = epochs * per_epoch;
     let buffers = [batches.empty_batch(), batches.empty_batch()];
+    let record = move |k: usize, streams: Streams| {
+        boundaries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(k, streams);
+    };
     let make = move |i: usize, batch: &mut Batch| {
         let b = i % per_epoch;
         if b == 0 {
+            if i > 0 {
+                record(i / per_epoch, batches.streams());
+            }
             batches.shuffle();
         }
         batches.fill(b, batch);
+        if i + 1 == total {
+            record(epochs, batches.streams());
+        }
     };
-    Ahead::new(epochs * per_epoch, buffers, Box::new(make))
+    Ahead::new(total, buffers, Box::new(make))
 }
 
 #[cfg(test)]
@@ -158,7 +204,8 @@ mod tests {
                 direct.push(batch.noisy);
             }
         }
-        let mut feed = feed(Batches::new(&train, &imgs), 3);
+        let boundaries = Boundaries::default();
+        let mut feed = feed(Batches::new(&train, &imgs), 3, boundaries.clone());
         let mut fed = Vec::new();
         for _ in 0..direct.len() {
             feed.take(|batch, make_next| {
@@ -171,5 +218,19 @@ mod tests {
         }
         assert_eq!(fed, direct);
         feed.take(|_, _| Ok(())).unwrap();
+        // Resumed from the streams at an epoch's end, the batches go on as they did.
+        let after_one = boundaries.lock().unwrap()[&1].clone();
+        assert_eq!(boundaries.lock().unwrap().len(), 3, "epochs 1, 2, 3");
+        let mut resumed = Batches::resumed(&train, &imgs, after_one);
+        let mut again = Vec::new();
+        for _ in 0..2 {
+            resumed.shuffle();
+            for i in 0..resumed.per_epoch() {
+                let mut batch = resumed.empty_batch();
+                resumed.fill(i, &mut batch);
+                again.push(batch.noisy);
+            }
+        }
+        assert_eq!(again, direct[3..]);
     }
 }

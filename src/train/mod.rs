@@ -10,6 +10,7 @@
 
 pub mod ahead;
 pub mod batches;
+pub mod checkpoint;
 pub mod evaluate;
 pub mod noise;
 pub mod pack;
@@ -88,7 +89,7 @@ pub fn run_on(
     hooks: &Hooks,
 ) -> anyhow::Result<Vec<EpochMetrics>> {
     let trained = match slot {
-        Slot::Cpu => train(config, data, hooks)?,
+        Slot::Cpu => train_in(config, data, hooks, Some(dir))?,
         Slot::Cuda(ordinal) => train_cuda(ordinal, config, data, hooks)?,
     };
     write_results(dir, trained)
@@ -140,10 +141,38 @@ pub struct Cancelled;
 /// Trains on the CPU, on the current thread (and the current rayon pool when the hooks
 /// allow more threads), and returns the results without writing anything.
 pub fn train(config: &RunConfig, data: &Dataset, hooks: &Hooks) -> anyhow::Result<Trained> {
+    train_in(config, data, hooks, None)
+}
+
+/// [`train`] with a checkpoint after every epoch in the run folder `dir` (when given),
+/// going on from the checkpoint found there, if it is of this run.
+pub fn train_in(
+    config: &RunConfig,
+    data: &Dataset,
+    hooks: &Hooks,
+    dir: Option<&Path>,
+) -> anyhow::Result<Trained> {
     let t = &config.train;
     let params = initial_params(t, data.train.dim())?;
     let mut model = CpuModel::new(params, t.adam, t.learning_rate, t.batch_size);
-    train_with(&mut model, config, data, hooks)
+    let resume = dir.and_then(|d| checkpoint::read_for(d, config));
+    if let (Some(c), Some(d)) = (&resume, dir) {
+        tracing::info!(
+            "{}: resuming from its checkpoint after epoch {} of {}",
+            d.display(),
+            c.epoch,
+            t.epochs
+        );
+    }
+    let saves = Checkpoints { dir, resume };
+    train_with(&mut model, config, data, hooks, saves)
+}
+
+/// Where a run's checkpoints go, and the one it goes on from.
+#[derive(Default)]
+pub(crate) struct Checkpoints<'a> {
+    pub dir: Option<&'a Path>,
+    pub resume: Option<checkpoint::Checkpoint>,
 }
 
 /// The run's parameters before training: drawn from its own init stream, so the same
@@ -190,6 +219,7 @@ fn train_with(
     config: &RunConfig,
     data: &Dataset,
     hooks: &Hooks,
+    saves: Checkpoints,
 ) -> anyhow::Result<Trained> {
     // Denormals in the sigmoid's tails make steps several times slower; the flag is per
     // thread (the scheduler's rayon threads set it too).
@@ -201,9 +231,17 @@ fn train_with(
         0 => per_epoch,
         n => n,
     };
-    let mut metrics = Vec::new();
-    let mut feed = batches::feed(Batches::new(t, &data.train), t.epochs);
-    for epoch in 1..=t.epochs {
+    let (start, mut metrics, batches) = match saves.resume {
+        Some(c) => {
+            model.resume(&c.params, &c.adam)?;
+            let batches = Batches::resumed(t, &data.train, c.streams);
+            (c.epoch, c.metrics, batches)
+        }
+        None => (0, Vec::new(), Batches::new(t, &data.train)),
+    };
+    let boundaries = batches::Boundaries::default();
+    let mut feed = batches::feed(batches, t.epochs - start, boundaries.clone());
+    for epoch in start + 1..=t.epochs {
         let started = Instant::now();
         let sum = train_epoch(
             model,
@@ -228,8 +266,15 @@ fn train_with(
             test_cost_clean,
             seconds: started.elapsed().as_secs_f64(),
         };
+        metrics.push(m.clone());
+        if let Some(dir) = saves.dir {
+            let streams = lock_boundaries(&boundaries).remove(&(epoch - start));
+            let Some(streams) = streams else {
+                bail!("the batch feed did not record where epoch {epoch} ends");
+            };
+            save(dir, model, config, streams, &metrics)?;
+        }
         (hooks.on_epoch)(&m);
-        metrics.push(m);
     }
     let reconstruction_png = test.reconstruction(model, &data.test)?;
     Ok(Trained {
@@ -237,6 +282,35 @@ fn train_with(
         metrics,
         reconstruction_png,
     })
+}
+
+fn lock_boundaries(
+    b: &batches::Boundaries,
+) -> std::sync::MutexGuard<'_, std::collections::HashMap<usize, batches::Streams>> {
+    b.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Writes the checkpoint after the last of `metrics`' epochs (engines that keep no
+/// optimizer state on the host write none).
+fn save(
+    dir: &Path,
+    model: &dyn Trainer,
+    config: &RunConfig,
+    streams: batches::Streams,
+    metrics: &[EpochMetrics],
+) -> anyhow::Result<()> {
+    let Ok(adam) = model.adam_state() else {
+        return Ok(());
+    };
+    let checkpoint = checkpoint::Checkpoint {
+        epoch: metrics.len(),
+        params: model.params()?.values,
+        adam,
+        streams,
+        metrics: metrics.to_vec(),
+        config: config.clone(),
+    };
+    checkpoint::write(dir, &checkpoint)
 }
 
 /// One epoch's steps; returns the sum of their costs.

@@ -43,7 +43,12 @@ pub fn sweep(configurations: usize, seeds: usize, epochs: usize) -> (Experiment,
             ];
             let n = (c * seeds + s) as u64;
             rows.push(row(&id, &config, n, c, epochs));
-            runs.push(Run { id, values, config });
+            runs.push(Run {
+                id,
+                values,
+                config,
+                trial: None,
+            });
         }
     }
     rows.sort_by(|a, b| a.id.cmp(&b.id));
@@ -56,6 +61,7 @@ pub fn sweep(configurations: usize, seeds: usize, epochs: usize) -> (Experiment,
             .map(String::from)
             .to_vec(),
         runs,
+        search: None,
     };
     (experiment, rows)
 }
