@@ -156,6 +156,7 @@ fn sweep(runs: usize, jobs: usize) -> bool {
         slots: vec![Slot::Cpu],
         force: false,
         pack: 1,
+        checkpoints: runner::schedule::Checkpoints::Auto,
     };
     let reporter = Reporter::new(Mode::Quiet, &experiment.name, runs, runs as u64);
     let cancel = AtomicBool::new(false);
