@@ -193,6 +193,7 @@ pub fn write(
     };
     let pictures = data::pictures(experiment, groups, rows, read);
     let meta = Meta::now(rows);
+    let search = search::view(experiment, rows);
     let page = render(&Input {
         experiment,
         rows,
@@ -202,7 +203,7 @@ pub fn write(
         comparisons_csv: csvs.comparisons,
         pictures: &pictures,
         meta: &meta,
-        search: None,
+        search: search.as_ref(),
     });
     let path = dir.join(layout::REPORT_HTML);
     write_atomic(&path, page.as_bytes()).with_context(|| format!("cannot write {}", path.display()))

@@ -61,3 +61,89 @@ pub struct RungView {
     pub trials: usize,
     pub kept: usize,
 }
+
+/// The view of `experiment`'s search from its rows (none for a grid). Each trial's metric
+/// is the mean over its finished runs (its seeds) of the metric's last value; a trial is
+/// `failed` when any run failed, `done` when all are, else running or pending.
+pub fn view(experiment: &crate::config::Experiment, rows: &[super::Row]) -> Option<SearchView> {
+    use super::Status;
+    let search = experiment.search.as_ref()?;
+    let cost = crate::report::metrics::cost_named(&search.metric)?;
+    let by_id: std::collections::HashMap<&str, &super::Row> =
+        rows.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut trials: Vec<TrialView> = Vec::new();
+    let (mut spent, mut full) = (0u64, 0u64);
+    for trial in 0..search.trials {
+        let runs: Vec<&crate::config::Run> = experiment
+            .runs
+            .iter()
+            .filter(|r| r.trial == Some(trial))
+            .collect();
+        let Some(first) = runs.first() else { continue };
+        let found: Vec<&super::Row> = runs
+            .iter()
+            .filter_map(|r| by_id.get(r.id.as_str()).copied())
+            .collect();
+        let status_of = |s: Status| found.iter().any(|r| r.status == s);
+        let done: Vec<f64> = found
+            .iter()
+            .filter_map(|r| r.metrics.last().map(|m| f64::from((cost.get)(m))))
+            .collect();
+        let status = if status_of(Status::Failed) {
+            "failed"
+        } else if done.len() == runs.len() {
+            "done"
+        } else if status_of(Status::Running) {
+            "running"
+        } else {
+            "pending"
+        };
+        spent += found.iter().map(|r| r.metrics.len() as u64).sum::<u64>();
+        full += runs
+            .iter()
+            .map(|r| r.config.train.epochs as u64)
+            .sum::<u64>();
+        let values = first
+            .values
+            .iter()
+            .filter(|(k, _)| search.samples(k))
+            .map(|(k, v)| {
+                let value = v
+                    .parse()
+                    .map_or_else(|_| TrialValue::Text(v.clone()), TrialValue::Number);
+                (k.clone(), value)
+            })
+            .collect();
+        trials.push(TrialView {
+            trial,
+            values,
+            metric: (status == "done").then(|| done.iter().sum::<f64>() / done.len() as f64),
+            status: status.to_string(),
+            rung: 0,
+            epochs_done: found.iter().map(|r| r.metrics.len()).min().unwrap_or(0),
+            bracket: 0,
+        });
+    }
+    let best = trials
+        .iter()
+        .filter_map(|t| t.metric.filter(|m| m.is_finite()).map(|m| (m, t.trial)))
+        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+        .map(|(_, t)| t);
+    Some(SearchView {
+        method: search.method.name().to_string(),
+        metric: search.metric.clone(),
+        params: search
+            .space
+            .iter()
+            .map(|d| SearchParam {
+                name: d.key.clone(),
+                log_scale: d.distribution.is_log(),
+            })
+            .collect(),
+        trials,
+        rungs: Vec::new(),
+        best,
+        epochs_spent: spent,
+        epochs_full: full,
+    })
+}
