@@ -108,9 +108,14 @@ pub fn view(experiment: &crate::config::Experiment, rows: &[super::Row]) -> Opti
             .iter()
             .filter(|(k, _)| search.samples(k))
             .map(|(k, v)| {
-                let value = v
-                    .parse()
-                    .map_or_else(|_| TrialValue::Text(v.clone()), TrialValue::Number);
+                // A choice is a category even when its items are numbers (`hidden`).
+                let chosen = search.space.iter().any(|d| {
+                    d.key == *k && matches!(d.distribution, crate::search::Distribution::Choice(_))
+                });
+                let value = match v.parse() {
+                    Ok(n) if !chosen => TrialValue::Number(n),
+                    _ => TrialValue::Text(v.clone()),
+                };
                 (k.clone(), value)
             })
             .collect();
