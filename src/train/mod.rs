@@ -69,7 +69,8 @@ impl Hooks<'_> {
 
 /// Trains one run on the CPU and writes its files into `dir`: `model.safetensors`,
 /// `reconstruction.png`, then `metrics.csv` last, so its presence marks a complete run.
-/// A cancelled or failed run writes nothing.
+/// A cancelled or failed run writes nothing that looks complete: at most the checkpoint
+/// of its last finished epoch, which the next attempt goes on from.
 pub fn run(
     config: &RunConfig,
     data: &Dataset,
