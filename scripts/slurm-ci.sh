@@ -157,7 +157,7 @@ ARGS=(experiments/smoke.toml --set data.train_examples=400 --set train.epochs=2
 cd "$CLONE"
 RUNNER=target/release/runner
 "$RUNNER" --out "$T/reference" -q "${ARGS[@]}"
-ids_of() { "$RUNNER" --dry-run "$@" "${ARGS[@]}" | sed '1,2d;$d' | awk '{print $1}'; }
+ids_of() { "$RUNNER" --dry-run "$@" "${ARGS[@]}" | sed '1,2d' | sed '/^[0-9,]* runs\{0,1\}$/,$d' | awk '{print $1}'; }
 ALL_IDS=$(ids_of)
 SHARD0_IDS=$(ids_of --shard "0/$SHARDS")
 SHARD2_IDS=$(ids_of --shard "2/$SHARDS")
