@@ -65,7 +65,7 @@ fn main() -> anyhow::Result<()> {
             checkpoint::write(dir.path(), &c)?;
             saves.push(started.elapsed().as_secs_f64());
         }
-        let size = std::fs::metadata(dir.path().join(checkpoint::FILE))?.len();
+        let size = std::fs::metadata(dir.path().join(runner::layout::CHECKPOINT))?.len();
         let (s, c) = (median(steps), median(saves));
         let shape = runner::model::widths(784, &hidden)
             .iter()

@@ -46,7 +46,7 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 /// A signal (Ctrl-C, a scheduler's SIGTERM, a closed terminal's SIGHUP) stopped the
 /// program; it exits with 128 + the signal's number, as a shell would report it.
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted by {}: {}", crate::signals::name(*.signal), .what.explain())]
+#[error("interrupted by {}: {}", signal_name(*.signal), .what.explain())]
 pub struct Interrupted {
     pub signal: i32,
     pub what: Stopped,
@@ -81,6 +81,17 @@ pub fn printable(text: &str) -> String {
         }
     }
     out
+}
+
+/// How a signal is named in messages.
+pub fn signal_name(signal: i32) -> &'static str {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    match signal {
+        SIGINT => "Ctrl-C (SIGINT)",
+        SIGTERM => "SIGTERM",
+        SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
 }
 
 #[cfg(test)]

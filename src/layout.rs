@@ -1,6 +1,6 @@
 //! The results layout, fixed so every part of the runner reads and writes the same places:
 //! `OUT/<experiment>/{summary.csv, epochs.csv, stats.csv, stats.md, comparisons.csv, curves.svg, report.html}`
-//! and `OUT/<experiment>/<run_id>/{config.toml, device.txt, engine.txt, metrics.csv, reconstruction.png, model.safetensors, error.txt, .lock}`.
+//! and `OUT/<experiment>/<run_id>/{config.toml, device.txt, engine.txt, metrics.csv, reconstruction.png, model.safetensors, checkpoint.safetensors, error.txt, .lock}`.
 //!
 //! Nothing under `--out` is reached through a symbolic link: a link planted there (at a
 //! run folder, a lock file, a result file) could make runner truncate or replace a file
@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::input_error;
+pub use crate::report::atomic::link_error;
 
 use crate::config::RunConfig;
 use crate::report::metrics::EpochMetrics;
@@ -33,6 +34,12 @@ pub const STATS_CSV: &str = "stats.csv";
 pub const COMPARISONS: &str = "comparisons.csv";
 /// How the run's arithmetic was done ([`Engine`]): engines differ in the last bits.
 pub const ENGINE: &str = "engine.txt";
+/// The run's state after its last epoch, to resume or continue it
+/// (see [`crate::train::checkpoint`]).
+pub const CHECKPOINT: &str = "checkpoint.safetensors";
+/// TensorBoard's event file, in the experiment folder and in each run folder (see
+/// [`crate::report::tensorboard`]).
+pub const EVENT_FILE: &str = "events.out.tfevents.runner";
 /// The run folder's lock file (see [`crate::schedule::lock`]).
 pub const LOCK: &str = ".lock";
 
@@ -46,8 +53,8 @@ pub const RUN_FILES: &[&str] = &[
     MODEL,
     ERROR,
     LOCK,
-    crate::report::tensorboard::EVENT_FILE,
-    crate::train::checkpoint::FILE,
+    EVENT_FILE,
+    CHECKPOINT,
 ];
 
 /// Every file runner writes in an experiment folder.
@@ -59,7 +66,7 @@ pub const EXPERIMENT_FILES: &[&str] = &[
     STATS_CSV,
     COMPARISONS,
     REPORT_HTML,
-    crate::report::tensorboard::EVENT_FILE,
+    EVENT_FILE,
 ];
 
 /// Which arithmetic computed a run. Runner's own CPU kernels and dfdx's batched engine
@@ -156,14 +163,6 @@ fn create_level(path: &Path, named: bool) -> anyhow::Result<()> {
         },
         Err(e) => Err(cannot(&e)),
     }
-}
-
-/// The error for a link found where runner writes.
-pub fn link_error(path: &Path) -> anyhow::Error {
-    input_error(format!(
-        "{} is a symbolic link: runner never writes through links under its results folder, so that nothing outside it is touched; remove the link (or give --out a folder of your own)",
-        path.display()
-    ))
 }
 
 /// The first link at `dir` (under `out`), at a folder between them, or at one of

@@ -21,16 +21,6 @@ pub fn received() -> i32 {
     }
 }
 
-/// How a signal is named in messages.
-pub fn name(signal: i32) -> &'static str {
-    match signal {
-        SIGINT => "Ctrl-C (SIGINT)",
-        SIGTERM => "SIGTERM",
-        SIGHUP => "SIGHUP",
-        _ => "a signal",
-    }
-}
-
 /// Installs the handlers and returns the flag they set. Where handlers cannot be
 /// installed (a thread limit), runs simply cannot be stopped cleanly: said, not fatal.
 pub fn cancel_on_stop_signals(say: fn(&str)) -> Arc<AtomicBool> {
@@ -50,7 +40,7 @@ pub fn cancel_on_stop_signals(say: fn(&str)) -> Arc<AtomicBool> {
                         RECEIVED.store(signal, Ordering::SeqCst);
                         say(&format!(
                             "\nstopping ({}): runs in progress end at their next batch (send it again to quit now)",
-                            name(signal)
+                            crate::error::signal_name(signal)
                         ));
                     }
                 })

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use toml::Value;
 
-use super::parse::{axis_value, bad, Axis, Parsed, MAX_NAME_BYTES};
-use super::settings::{self, axis_keys, id_prefix, Draft};
-use super::source::KeyPath;
+use super::parse::{Axis, Parsed, MAX_NAME_BYTES};
+use super::settings::{self, axis_keys, axis_value, id_prefix, Draft, MAX_RUNS};
+use super::source::{bad, KeyPath};
 use super::{Experiment, Run, RunConfig};
 use crate::error::input_error;
 use crate::search::{self, Search};
@@ -196,11 +196,6 @@ fn axis_order(dims: &[Vec<Axis>]) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
-
-/// Most runs one experiment may expand to. A million runs expand in about a second and
-/// take about 600 MB (measured, see benches/scale.rs); far more would take the memory of
-/// a small machine before anything is checked, and is better split into several files.
-pub const MAX_RUNS: usize = 2_000_000;
 
 /// The number of runs, checked before any is built, so a sweep too large for memory is
 /// an input error instead of an abort.

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use toml::{Table, Value};
 
+use super::settings::axis_value;
 use super::settings::{self, Draft, DATA_KEYS, TRAIN_KEYS};
-use super::source::{line_col, KeyPath, Source};
+use super::source::{bad, line_col, KeyPath, Source};
 use crate::error::input_error;
 
 const TOP_KEYS: &[&str] = &["name", "description", "data", "train", "sweep", "search"];
@@ -75,8 +76,12 @@ pub fn parse(path: &Path, overrides: &[String]) -> anyhow::Result<Parsed> {
     for axis in product.iter().chain(zips.iter().flatten()) {
         check_axis_values(&base, axis, &source)?;
     }
-    let axes: Vec<&Axis> = product.iter().chain(zips.iter().flatten()).collect();
-    let search = super::search::read(&table, &base, &axes, &source)?;
+    let swept: Vec<super::search::Swept> = product
+        .iter()
+        .chain(zips.iter().flatten())
+        .map(|a| (a.key.as_str(), &a.path))
+        .collect();
+    let search = super::search::read(&table, &base, &swept, &source)?;
     Ok(Parsed {
         name,
         description,
@@ -138,11 +143,6 @@ fn read_experiment(path: &Path) -> anyhow::Result<String> {
             e.utf8_error().valid_up_to()
         ))
     })
-}
-
-/// The message for a bad key: where it is, which key, what is wrong.
-pub fn bad(source: &Source, path: &KeyPath, problem: &str) -> anyhow::Error {
-    input_error(format!("{}: `{path}` {problem}", source.locate(path)))
 }
 
 /// `--set KEY=VALUE`: VALUE is TOML, or a plain string when it does not parse as TOML.
@@ -619,13 +619,4 @@ fn check_axis_values(base: &Draft, axis: &Axis, source: &Source) -> anyhow::Resu
         })?;
     }
     Ok(())
-}
-
-/// In a `hidden` axis a bare width stands for a one-layer list: `hidden = [256, 512]`
-/// sweeps two single-layer models.
-pub fn axis_value(key: &str, value: &Value) -> Value {
-    match value {
-        Value::Integer(_) if key == "hidden" => Value::Array(vec![value.clone()]),
-        other => other.clone(),
-    }
 }

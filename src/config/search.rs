@@ -4,11 +4,10 @@
 
 use toml::{Table, Value};
 
-use super::parse::{bad, Axis};
-use super::settings::{self, axis_keys, Draft};
-use super::source::{KeyPath, Source};
+use super::settings::{self, axis_keys, axis_value, Draft, MAX_RUNS};
+use super::source::{bad, KeyPath, Source};
 use crate::report::metrics::{cost_named, COSTS};
-use crate::search::{halving, sampler, Dimension, Distribution, Halving, Method, Search};
+use crate::search::{halving, sampler, Dimension, Distribution, Method, Search};
 
 pub const SEARCH_KEYS: &[&str] = &["method", "trials", "seed", "metric", "space", "halving"];
 pub const HALVING_KEYS: &[&str] = &["metric", "min_epochs", "eta", "brackets"];
@@ -16,12 +15,15 @@ pub const HALVING_KEYS: &[&str] = &["metric", "min_epochs", "eta", "brackets"];
 /// The metric a search ranks by when none is named.
 pub const DEFAULT_METRIC: &str = "test_cost";
 
-/// Reads `[search]` where the file has one. `axes` are the sweep's axes: a key lives in
+/// A sweep axis: its key, and where it was written.
+pub type Swept<'a> = (&'a str, &'a KeyPath);
+
+/// Reads `[search]` where the file has one. `swept` are the sweep's axes: a key lives in
 /// one place only.
 pub fn read(
     table: &Table,
     base: &Draft,
-    axes: &[&Axis],
+    swept: &[Swept],
     source: &Source,
 ) -> anyhow::Result<Option<Search>> {
     let Some(value) = table.get("search") else {
@@ -55,7 +57,7 @@ pub fn read(
             "has no `trials`: say how many trials to sample, e.g. trials = 64",
         )
     })?;
-    let limit = sampler::max_trials(method).min(super::expand::MAX_RUNS as u64) as usize;
+    let limit = sampler::max_trials(method).min(MAX_RUNS as u64) as usize;
     if trials == 0 || trials > limit {
         return Err(bad(
             source,
@@ -74,16 +76,15 @@ pub fn read(
             ))
         }
     };
-    let space = read_space(table, base, axes, source)?;
+    let space = read_space(table, t, base, swept, source)?;
     let metric = read_metric(t, &root, source)?;
-    let halving = read_halving(t, base, &space, axes, &metric, &root, source)?;
+    check_halving(t, base, &space, swept, &metric, &root, source)?;
     let search = Search {
         method,
         trials,
         seed,
         space,
         metric: metric.map_or_else(|| DEFAULT_METRIC.to_string(), |(m, _)| m),
-        halving,
     };
     Ok(Some(search))
 }
@@ -100,18 +101,16 @@ fn count(t: &Table, key: &str, at: &KeyPath, source: &Source) -> anyhow::Result<
     }
 }
 
+/// `[search.space]` of the `[search]` table `t` in the file's `table`.
 fn read_space(
     table: &Table,
+    t: &Table,
     base: &Draft,
-    axes: &[&Axis],
+    swept: &[Swept],
     source: &Source,
 ) -> anyhow::Result<Vec<Dimension>> {
     let root = KeyPath::parse("search");
     let at = root.key("space");
-    let t = table
-        .get("search")
-        .and_then(Value::as_table)
-        .ok_or_else(|| bad(source, &root, "must be a table"))?;
     let Some(value) = t.get("space") else {
         return Err(bad(
             source,
@@ -136,7 +135,7 @@ fn read_space(
             continue;
         };
         let path = at.key(key);
-        check_one_place(table, key, &path, axes, source)?;
+        check_one_place(table, key, &path, swept, source)?;
         let distribution = Distribution::parse(spec).map_err(|e| bad(source, &path, &e))?;
         check_values(base, key, &distribution).map_err(|e| bad(source, &path, &e))?;
         dims.push(Dimension {
@@ -164,17 +163,17 @@ fn check_one_place(
     table: &Table,
     key: &str,
     path: &KeyPath,
-    axes: &[&Axis],
+    swept: &[Swept],
     source: &Source,
 ) -> anyhow::Result<()> {
-    if let Some(axis) = axes.iter().find(|a| a.key == key) {
+    if let Some((_, axis)) = swept.iter().find(|(k, _)| *k == key) {
         return Err(bad(
             source,
             path,
             &format!(
                 "is sampled but also swept at `{}` ({}): give each setting in one place only",
-                axis.path,
-                source.locate(&axis.path)
+                axis,
+                source.locate(axis)
             ),
         ));
     }
@@ -201,10 +200,7 @@ fn check_one_place(
 /// each choice.
 fn check_values(base: &Draft, key: &str, distribution: &Distribution) -> Result<(), String> {
     let candidates: Vec<Value> = match distribution {
-        Distribution::Choice(items) => items
-            .iter()
-            .map(|v| super::parse::axis_value(key, v))
-            .collect(),
+        Distribution::Choice(items) => items.iter().map(|v| axis_value(key, v)).collect(),
         _ => vec![
             distribution.value(0.0),
             distribution.value(1.0 - f64::EPSILON),
@@ -262,24 +258,27 @@ fn metric_at(
     }
 }
 
-fn read_halving(
+/// Checks `[search.halving]` as a whole, then refuses it: the rungs' scheduler
+/// (barriers shared by processes through the results folder) is not built yet, and
+/// training every trial in full under a halving name would mislead.
+fn check_halving(
     t: &Table,
     base: &Draft,
     space: &[Dimension],
-    axes: &[&Axis],
+    swept: &[Swept],
     metric: &Option<(String, KeyPath)>,
     root: &KeyPath,
     source: &Source,
-) -> anyhow::Result<Option<Halving>> {
+) -> anyhow::Result<()> {
     let at = root.key("halving");
     let Some(value) = t.get("halving") else {
-        return Ok(None);
+        return Ok(());
     };
     let h = value
         .as_table()
         .ok_or_else(|| bad(source, &at, "must be a table: a [search.halving] section"))?;
     let varied =
-        |key: &str| space.iter().any(|d| d.key == key) || axes.iter().any(|a| a.key == key);
+        |key: &str| space.iter().any(|d| d.key == key) || swept.iter().any(|(k, _)| *k == key);
     if varied("epochs") {
         return Err(bad(
             source,
@@ -308,15 +307,7 @@ fn read_halving(
             ),
         ));
     }
-    let plan = Halving {
-        min_epochs,
-        eta,
-        brackets: halving::brackets(min_epochs, epochs, eta, brackets),
-    };
-    // The rungs' scheduler (barriers shared by processes through the results folder) is
-    // not built yet: refuse rather than train every trial in full under a halving name.
-    let rungs: Vec<String> = plan.brackets[0]
-        .rungs
+    let rungs: Vec<String> = halving::rungs(min_epochs, epochs, eta)
         .iter()
         .map(|r| r.to_string())
         .collect();

@@ -62,6 +62,11 @@ pub const MAX_SCALE: f64 = 1e6;
 /// so 100,000 epochs is about three weeks. More is a typo, not a budget.
 pub const MAX_EPOCHS: usize = 100_000;
 
+/// Most runs one experiment may expand to. A million runs expand in about a second and
+/// take about 600 MB (measured, see benches/scale.rs); far more would take the memory of
+/// a small machine before anything is checked, and is better split into several files.
+pub const MAX_RUNS: usize = 2_000_000;
+
 /// A run's settings while they are being assembled: `depth` is resolved at the end.
 #[derive(Clone, Debug, Default)]
 pub struct Draft {
@@ -372,6 +377,15 @@ fn init(value: &Value) -> Result<Init, String> {
         value,
         &[("uniform", Init::Uniform), ("xavier", Init::Xavier)],
     )
+}
+
+/// In a `hidden` axis a bare width stands for a one-layer list: `hidden = [256, 512]`
+/// sweeps two single-layer models.
+pub fn axis_value(key: &str, value: &Value) -> Value {
+    match value {
+        Value::Integer(_) if key == "hidden" => Value::Array(vec![value.clone()]),
+        other => other.clone(),
+    }
 }
 
 #[cfg(test)]

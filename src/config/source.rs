@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::error::input_error;
+
 /// One step of a key path: a table key or an index into an array of tables.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Seg {
@@ -148,6 +150,11 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
     (line, before[line_start..].chars().count() + 1)
+}
+
+/// The message for a bad key: where it is, which key, what is wrong.
+pub fn bad(source: &Source, path: &KeyPath, problem: &str) -> anyhow::Error {
+    input_error(format!("{}: `{path}` {problem}", source.locate(path)))
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ use std::sync::Mutex;
 use anyhow::Context;
 use tempfile::NamedTempFile;
 
+use crate::error::input_error;
+
 thread_local! {
     /// Set inside [`unsynced`]: writes are still atomic but not flushed to disk.
     static UNSYNCED: Cell<bool> = const { Cell::new(false) };
@@ -114,7 +116,7 @@ fn remove_temporaries(
 /// was planted (runner writes none), and replacing it would hide that.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(crate::layout::link_error(path));
+        return Err(link_error(path));
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -159,6 +161,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The error for a link found where runner writes.
+pub fn link_error(path: &Path) -> anyhow::Error {
+    input_error(format!(
+        "{} is a symbolic link: runner never writes through links under its results folder, so that nothing outside it is touched; remove the link (or give --out a folder of your own)",
+        path.display()
+    ))
 }
 
 #[cfg(test)]

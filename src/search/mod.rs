@@ -26,7 +26,6 @@ pub struct Search {
     pub space: Vec<Dimension>,
     /// The per-epoch cost that ranks trials (lower is better).
     pub metric: String,
-    pub halving: Option<Halving>,
 }
 
 /// One sampled setting.
@@ -39,14 +38,6 @@ pub struct Dimension {
     pub index: u32,
 }
 
-/// `[search.halving]`: successive halving (one bracket) or Hyperband (several).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Halving {
-    pub min_epochs: usize,
-    pub eta: usize,
-    pub brackets: Vec<halving::Bracket>,
-}
-
 impl Search {
     /// Trial `trial`'s sampled values, `(key, value)` in the space's order.
     pub fn values(&self, trial: usize) -> Vec<(String, toml::Value)> {
@@ -57,14 +48,6 @@ impl Search {
                 (d.key.clone(), d.distribution.value(u))
             })
             .collect()
-    }
-
-    /// The bracket of `trial` (0 without halving).
-    pub fn bracket_of(&self, trial: usize) -> usize {
-        match &self.halving {
-            Some(h) => halving::bracket_of(&h.brackets, trial),
-            None => 0,
-        }
     }
 
     /// Whether `key` is sampled.

@@ -20,12 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use super::batches::Streams;
 use crate::config::RunConfig;
+use crate::layout::CHECKPOINT;
 use crate::model::{from_le_bytes, le_bytes, AdamState};
 use crate::report::atomic::write_atomic;
 use crate::report::metrics::EpochMetrics;
-
-/// The checkpoint's file in a run folder.
-pub const FILE: &str = "checkpoint.safetensors";
 
 /// What the format says it is, so that another file under the name is refused.
 const FORMAT: &str = "runner checkpoint 1";
@@ -148,14 +146,14 @@ fn parse_metrics(text: &str) -> anyhow::Result<Vec<EpochMetrics>> {
 
 /// Writes `checkpoint` into the run folder `dir`, replacing the last one atomically.
 pub fn write(dir: &Path, checkpoint: &Checkpoint) -> anyhow::Result<()> {
-    write_atomic(&dir.join(FILE), &checkpoint.to_bytes()?)
+    write_atomic(&dir.join(CHECKPOINT), &checkpoint.to_bytes()?)
 }
 
 /// The checkpoint in `dir` that `config` can go on from, if any. One that cannot be
 /// read or belongs to another config is left alone (and said so): the run then trains
 /// from the start and replaces it.
 pub fn read_for(dir: &Path, config: &RunConfig) -> Option<Checkpoint> {
-    let path = dir.join(FILE);
+    let path = dir.join(CHECKPOINT);
     let bytes = match read_no_follow(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
@@ -198,7 +196,7 @@ fn read_no_follow(path: &Path) -> std::io::Result<Vec<u8>> {
 
 /// Removes the checkpoint of the run folder `dir`, if any.
 pub fn remove(dir: &Path) -> anyhow::Result<()> {
-    let path = dir.join(FILE);
+    let path = dir.join(CHECKPOINT);
     match std::fs::remove_file(&path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             Err(e).with_context(|| format!("cannot remove {}", path.display()))
@@ -265,7 +263,7 @@ mod tests {
     #[test]
     fn another_file_or_a_link_is_not_read() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(FILE), b"not a checkpoint").unwrap();
+        std::fs::write(dir.path().join(CHECKPOINT), b"not a checkpoint").unwrap();
         assert!(read_for(dir.path(), &sample().config).is_none());
         write(dir.path(), &sample()).unwrap();
         assert_eq!(read_for(dir.path(), &sample().config), Some(sample()));
@@ -273,8 +271,9 @@ mod tests {
         {
             let other = tempfile::tempdir().unwrap();
             write(other.path(), &sample()).unwrap();
-            std::fs::remove_file(dir.path().join(FILE)).unwrap();
-            std::os::unix::fs::symlink(other.path().join(FILE), dir.path().join(FILE)).unwrap();
+            std::fs::remove_file(dir.path().join(CHECKPOINT)).unwrap();
+            std::os::unix::fs::symlink(other.path().join(CHECKPOINT), dir.path().join(CHECKPOINT))
+                .unwrap();
             assert!(read_for(dir.path(), &sample().config).is_none());
         }
     }

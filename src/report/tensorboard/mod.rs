@@ -58,8 +58,7 @@ use proto::h_params_plugin_data::Data;
 use proto::summary::value::Value as Payload;
 use records::End;
 
-/// The name of the event file in the experiment folder and in each run folder.
-pub const EVENT_FILE: &str = "events.out.tfevents.runner";
+pub use crate::layout::EVENT_FILE;
 
 /// The first event of every file: version 2 makes TensorBoard purge old data only at
 /// `SessionLog.START` events, never because a step went back.
