@@ -567,7 +567,7 @@ fn run_one(shared: &Shared, run: &Run, slot: Slot, dir: &Path) -> Result<(), Str
         };
         train::run_on(slot, &run.config, &dataset, dir, &hooks)?;
         if !shared.opts.checkpoints.keep(shared.plan.experiment) {
-            train::checkpoint::remove(dir)?;
+            remove_if_present(&dir.join(layout::CHECKPOINT))?;
         }
         Ok(())
     }));
@@ -589,21 +589,20 @@ fn run_one(shared: &Shared, run: &Run, slot: Slot, dir: &Path) -> Result<(), Str
 /// folder always says which config its files belong to.
 fn prepare_dir(opts: &Options, dir: &Path, run: &Run, slot: Slot) -> anyhow::Result<()> {
     layout::create_dir_under(&opts.out, dir)?;
-    for name in [
+    // Forced runs train from the start, not from their checkpoint.
+    let forced: &[&str] = if opts.force {
+        &[layout::CHECKPOINT]
+    } else {
+        &[]
+    };
+    let results = [
         layout::METRICS,
         layout::ERROR,
         layout::RECONSTRUCTION,
         layout::MODEL,
-    ] {
-        let path = dir.join(name);
-        if opts.force {
-            // Forced runs train from the start.
-            train::checkpoint::remove(dir)?;
-        }
-        if path.exists() {
-            std::fs::remove_file(&path)
-                .with_context(|| format!("cannot remove {}", path.display()))?;
-        }
+    ];
+    for name in results.iter().chain(forced) {
+        remove_if_present(&dir.join(name))?;
     }
     let path = dir.join(layout::DEVICE);
     write_atomic(&path, format!("{}\n", slot.label()).as_bytes())
@@ -614,6 +613,15 @@ fn prepare_dir(opts: &Options, dir: &Path, run: &Run, slot: Slot) -> anyhow::Res
     let path = dir.join(layout::CONFIG);
     write_atomic(&path, run.config.to_toml().as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn remove_if_present(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -194,17 +194,6 @@ fn read_no_follow(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Removes the checkpoint of the run folder `dir`, if any.
-pub fn remove(dir: &Path) -> anyhow::Result<()> {
-    let path = dir.join(CHECKPOINT);
-    match std::fs::remove_file(&path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("cannot remove {}", path.display()))
-        }
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
