@@ -73,13 +73,10 @@ pub fn view(experiment: &crate::config::Experiment, rows: &[super::Row]) -> Opti
         rows.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut trials: Vec<TrialView> = Vec::new();
     let (mut spent, mut full) = (0u64, 0u64);
-    for trial in 0..search.trials {
-        let runs: Vec<&crate::config::Run> = experiment
-            .runs
-            .iter()
-            .filter(|r| r.trial == Some(trial))
-            .collect();
-        let Some(first) = runs.first() else { continue };
+    // A trial's runs stand together, in trial order, as the experiment expands them.
+    for runs in experiment.runs.chunk_by(|a, b| a.trial == b.trial) {
+        let first = &runs[0];
+        let Some(trial) = first.trial else { continue };
         let found: Vec<&super::Row> = runs
             .iter()
             .filter_map(|r| by_id.get(r.id.as_str()).copied())
