@@ -193,9 +193,15 @@ impl RunConfig {
     /// Whether `later` is this run asked for more epochs: it goes on from this one's
     /// checkpoint rather than being another config.
     pub fn continues_to(&self, later: &RunConfig) -> bool {
+        self.train.epochs < later.train.epochs && self.same_run_as(later)
+    }
+
+    /// Whether `other` is this run in every setting but `epochs`: one run trained for
+    /// longer or shorter, whose checkpoints serve both.
+    pub fn same_run_as(&self, other: &RunConfig) -> bool {
         let mut same = self.clone();
-        same.train.epochs = later.train.epochs;
-        self.train.epochs < later.train.epochs && same.normalized() == later.clone().normalized()
+        same.train.epochs = other.train.epochs;
+        same.normalized() == other.clone().normalized()
     }
 
     /// The resolved settings as written to each run's `config.toml`.

@@ -134,9 +134,7 @@ impl Checkpoint {
     /// Whether this checkpoint can start `config`'s remaining epochs: the same run in
     /// every setting but `epochs`, and not past them.
     pub fn fits(&self, config: &RunConfig) -> bool {
-        let mut same = self.config.clone();
-        same.train.epochs = config.train.epochs;
-        self.epoch <= config.train.epochs && same.normalized() == config.clone().normalized()
+        self.epoch <= config.train.epochs && self.config.same_run_as(config)
     }
 }
 
