@@ -204,15 +204,22 @@ pub fn stamp(dir: &Path) -> Option<Stamp> {
     })
 }
 
+/// Opens `path` with `options`, never through a link planted there (`O_NOFOLLOW`):
+/// how every file under `--out` that is not replaced by a rename is opened.
+pub fn open_no_follow(
+    options: &mut std::fs::OpenOptions,
+    path: &Path,
+) -> std::io::Result<std::fs::File> {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(options, libc::O_NOFOLLOW);
+    options.open(path)
+}
+
 /// Whether another process (or another open file of this one) holds the run's lock:
 /// the run is being trained. The lock file is opened without following a link and
 /// never created here.
 pub fn is_locked(dir: &Path) -> bool {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
-    let Ok(file) = options.open(dir.join(LOCK)) else {
+    let Ok(file) = open_no_follow(std::fs::OpenOptions::new().read(true), &dir.join(LOCK)) else {
         return false;
     };
     let lock = fd_lock::RwLock::new(file);

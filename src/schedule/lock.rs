@@ -39,9 +39,7 @@ impl RunLock {
         let path = dir.join(LOCK);
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
-        let file = options.open(&path).map_err(|e| {
+        let file = crate::layout::open_no_follow(&mut options, &path).map_err(|e| {
             if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
                 crate::layout::link_error(&path)
             } else {

@@ -183,12 +183,9 @@ pub fn read_for(dir: &Path, config: &RunConfig) -> Option<Checkpoint> {
 /// Reads a file under `--out` without following a link planted at it.
 fn read_no_follow(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
     let mut bytes = Vec::new();
-    options.open(path)?.read_to_end(&mut bytes)?;
+    crate::layout::open_no_follow(std::fs::OpenOptions::new().read(true), path)?
+        .read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 

@@ -528,9 +528,7 @@ impl RunLog {
 fn append_no_follow(path: &Path, create: bool) -> anyhow::Result<File> {
     let mut options = OpenOptions::new();
     options.read(true).append(true).create(create);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
-    options.open(path).map_err(|e| {
+    crate::layout::open_no_follow(&mut options, path).map_err(|e| {
         if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
             crate::layout::link_error(path)
         } else {
