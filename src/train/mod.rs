@@ -147,7 +147,7 @@ pub fn train(config: &RunConfig, data: &Dataset, hooks: &Hooks) -> anyhow::Resul
 
 /// [`train`] with a checkpoint after every epoch in the run folder `dir` (when given),
 /// going on from the checkpoint found there, if it is of this run.
-pub fn train_in(
+fn train_in(
     config: &RunConfig,
     data: &Dataset,
     hooks: &Hooks,
@@ -165,15 +165,14 @@ pub fn train_in(
             t.epochs
         );
     }
-    let saves = Checkpoints { dir, resume };
+    let saves = Saves { dir, resume };
     train_with(&mut model, config, data, hooks, saves)
 }
 
 /// Where a run's checkpoints go, and the one it goes on from.
-#[derive(Default)]
-pub(crate) struct Checkpoints<'a> {
-    pub dir: Option<&'a Path>,
-    pub resume: Option<checkpoint::Checkpoint>,
+struct Saves<'a> {
+    dir: Option<&'a Path>,
+    resume: Option<checkpoint::Checkpoint>,
 }
 
 /// The run's parameters before training: drawn from its own init stream, so the same
@@ -220,7 +219,7 @@ fn train_with(
     config: &RunConfig,
     data: &Dataset,
     hooks: &Hooks,
-    saves: Checkpoints,
+    saves: Saves,
 ) -> anyhow::Result<Trained> {
     // Denormals in the sigmoid's tails make steps several times slower; the flag is per
     // thread (the scheduler's rayon threads set it too).
