@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::median;
+use common::{median, shape, timed_epoch};
 use runner::config::RunConfig;
 use runner::data::{self, DataOptions, DatasetName};
 use runner::model::cpu::CpuModel;
@@ -38,14 +38,7 @@ fn main() -> anyhow::Result<()> {
         let mut batch = batches.empty_batch();
         let (mut steps, mut saves, mut metrics) = (Vec::new(), Vec::new(), Vec::new());
         for epoch in 1..=ROUNDS {
-            batches.shuffle();
-            let started = Instant::now();
-            for b in 0..batches.per_epoch() {
-                batches.fill(b, &mut batch);
-                model.step(&batch.noisy, &batch.clean)?;
-            }
-            model.take_costs()?;
-            steps.push(started.elapsed().as_secs_f64());
+            steps.push(timed_epoch(&mut model, &mut batches, &mut batch)?);
             metrics.push(EpochMetrics {
                 epoch,
                 train_cost: 0.1,
@@ -67,11 +60,7 @@ fn main() -> anyhow::Result<()> {
         }
         let size = std::fs::metadata(dir.path().join(runner::layout::CHECKPOINT))?.len();
         let (s, c) = (median(steps), median(saves));
-        let shape = runner::model::widths(784, &hidden)
-            .iter()
-            .map(usize::to_string)
-            .collect::<Vec<_>>()
-            .join("-");
+        let shape = shape(&hidden);
         println!(
             "| {shape} | {s:.3} s | {:.1} ms | {:.2} MB | {:.2}% |",
             c * 1e3,

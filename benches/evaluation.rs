@@ -12,7 +12,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::median;
+use common::{median, shape, timed_epoch};
 use runner::config::RunConfig;
 use runner::data::{self, DataOptions, DatasetName};
 use runner::model::cpu::CpuModel;
@@ -44,14 +44,7 @@ fn main() -> anyhow::Result<()> {
             let test = TestNoise::new(t);
             let (mut steps, mut noisy, mut clean) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..ROUNDS {
-                batches.shuffle();
-                let started = Instant::now();
-                for b in 0..batches.per_epoch() {
-                    batches.fill(b, &mut batch);
-                    model.step(&batch.noisy, &batch.clean)?;
-                }
-                model.take_costs()?;
-                steps.push(started.elapsed().as_secs_f64());
+                steps.push(timed_epoch(&mut model, &mut batches, &mut batch)?);
                 let started = Instant::now();
                 test.cost(&mut model, &data.test)?;
                 noisy.push(started.elapsed().as_secs_f64());
@@ -60,11 +53,7 @@ fn main() -> anyhow::Result<()> {
                 clean.push(started.elapsed().as_secs_f64());
             }
             let (s, n, c) = (median(steps), median(noisy), median(clean));
-            let shape = runner::model::widths(784, &hidden)
-                .iter()
-                .map(usize::to_string)
-                .collect::<Vec<_>>()
-                .join("-");
+            let shape = shape(&hidden);
             println!(
                 "| {shape} | {threads} | {s:.3} s | {:.1} ms | {:.1} ms | {:.2}% |",
                 n * 1e3,

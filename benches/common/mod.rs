@@ -1,5 +1,5 @@
-//! What the benchmarks share: CPU clocks that stay meaningful on a busy machine, and the
-//! median of rounds.
+//! What the benchmarks share: CPU clocks that stay meaningful on a busy machine, the
+//! median of rounds, and an epoch of training steps timed alone.
 #![allow(dead_code)]
 
 /// Seconds of CPU time `clock` has counted (a thread's or the whole process's).
@@ -32,4 +32,30 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
+}
+
+/// One epoch of `model`'s steps on a fresh shuffle of `batches`: its wall seconds.
+pub fn timed_epoch(
+    model: &mut runner::model::cpu::CpuModel,
+    batches: &mut runner::train::Batches,
+    batch: &mut runner::train::batches::Batch,
+) -> anyhow::Result<f64> {
+    use runner::model::Trainer;
+    batches.shuffle();
+    let started = std::time::Instant::now();
+    for b in 0..batches.per_epoch() {
+        batches.fill(b, batch);
+        model.step(&batch.noisy, &batch.clean)?;
+    }
+    model.take_costs()?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// A model's layer widths as the tables show them: `784-256-784`.
+pub fn shape(hidden: &[usize]) -> String {
+    runner::model::widths(784, hidden)
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join("-")
 }
