@@ -312,6 +312,47 @@ pub fn read_state(dir: &Path, config: &RunConfig) -> RunState {
     }
 }
 
+/// Like [`read_state`] for a rung of a halving search, where a run trained further than
+/// `config` asks (promoted to a later rung, finished or under way) has passed this rung:
+/// complete when its `metrics.csv` reached `config`'s epochs (a continuing run keeps the
+/// rows of its last rung, see [`keeps_metrics`]), failed when it failed before them.
+pub fn read_rung_state(dir: &Path, config: &RunConfig) -> RunState {
+    let state = read_state(dir, config);
+    let RunState::OtherConfig(_) = state else {
+        return state;
+    };
+    let asked = config.train.epochs;
+    match read_config(dir) {
+        Some(found) if found.same_run_as(config) && found.train.epochs > asked => {}
+        _ => return state,
+    }
+    match crate::report::metrics::read(&dir.join(METRICS)) {
+        Ok(m) if m.len() >= asked && m.iter().enumerate().all(|(i, e)| e.epoch == i + 1) => {
+            RunState::Complete(m[..asked].to_vec())
+        }
+        _ => match std::fs::read_to_string(dir.join(ERROR)) {
+            Ok(error) => RunState::Failed(error.trim().to_string()),
+            Err(_) => RunState::Incomplete,
+        },
+    }
+}
+
+/// The config a run folder records, if it has one that parses.
+pub fn read_config(dir: &Path) -> Option<RunConfig> {
+    let text = std::fs::read_to_string(dir.join(CONFIG)).ok()?;
+    toml::from_str::<RunConfig>(&text)
+        .ok()
+        .map(RunConfig::normalized)
+}
+
+/// Whether a run about to train with `config` keeps the folder's `metrics.csv` meanwhile:
+/// when it continues the same run to more epochs, those rows are its earlier rung's
+/// results, which a halving search ranks by. Fewer rows than `config`'s epochs never
+/// read as complete, so a killed continuation cannot pass for a finished run.
+pub fn keeps_metrics(dir: &Path, config: &RunConfig) -> bool {
+    read_config(dir).is_some_and(|found| found.continues_to(config))
+}
+
 fn has_results(dir: &Path) -> bool {
     [METRICS, RECONSTRUCTION, MODEL]
         .iter()
@@ -357,10 +398,14 @@ fn first_line(text: &str) -> &str {
 /// What differs when the folder's `config.toml` is of another config than `config`, read
 /// whatever else the folder holds: a process writing another config into a run folder
 /// writes its `config.toml` first.
-pub fn other_config(dir: &Path, config: &RunConfig) -> Option<String> {
+///
+/// In a halving search (`rungs`), the same run with any number of epochs is no conflict:
+/// it is at an earlier or a later rung.
+pub fn other_config(dir: &Path, config: &RunConfig, rungs: bool) -> Option<String> {
     let text = std::fs::read_to_string(dir.join(CONFIG)).ok()?;
     match toml::from_str::<RunConfig>(&text).map(RunConfig::normalized) {
         Ok(found) if found == *config || found.continues_to(config) => None,
+        Ok(found) if rungs && found.same_run_as(config) => None,
         Ok(found) => Some(describe_difference(&found, config)),
         Err(_) => Some("a config.toml that does not parse".into()),
     }

@@ -28,6 +28,10 @@ pub(super) fn dry_run(
         if !written_or_gone(written)? {
             return Ok(());
         }
+        let written = write_halving_plan(&mut out, experiment).and_then(|()| out.flush());
+        if !written_or_gone(written)? {
+            return Ok(());
+        }
         all.extend(runs);
     }
     selected.require_some(experiments)?;
@@ -35,6 +39,58 @@ pub(super) fn dry_run(
     let written = write_budget(&mut out, &all, workers).and_then(|()| out.flush());
     written_or_gone(written)?;
     Ok(())
+}
+
+/// A halving search's plan: per bracket, the trials and epochs at each rung, and the
+/// epochs of the whole search (every selection of it) against training every trial to
+/// the end. Failed trials only lower the counts.
+fn write_halving_plan(out: &mut impl Write, experiment: &Experiment) -> std::io::Result<()> {
+    let (Some(search), Some(halving)) = (&experiment.search, experiment.halving()) else {
+        return Ok(());
+    };
+    let per_trial = (experiment.runs.len() / search.trials.max(1)).max(1);
+    let plans = halving.plans(search.trials);
+    let kind = if plans.len() == 1 {
+        "successive halving".to_string()
+    } else {
+        format!("Hyperband, {} brackets", plans.len())
+    };
+    writeln!(
+        out,
+        "{kind}: eta {}, ranked by {} at each rung",
+        halving.eta, search.metric
+    )?;
+    let mut spent = 0;
+    for (bracket, plan) in &plans {
+        let rungs: Vec<String> = plan
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                format!(
+                    "rung {}: {} to epoch {}",
+                    bracket.index + i,
+                    plural_trials(r.trials),
+                    r.epochs
+                )
+            })
+            .collect();
+        writeln!(out, "  bracket {}: {}", bracket.index, rungs.join(", "))?;
+        spent += crate::search::halving::epochs_spent(plan) * per_trial;
+    }
+    let full = search.trials * per_trial * halving.epochs;
+    writeln!(
+        out,
+        "  at most {} epochs in all ({} a trial), against {} to train every trial to epoch {} ({:.0}%)",
+        budget::grouped(spent as u64),
+        plural_runs(per_trial),
+        budget::grouped(full as u64),
+        halving.epochs,
+        100.0 * spent as f64 / full.max(1) as f64
+    )
+}
+
+fn plural_trials(n: usize) -> String {
+    format!("{n} trial{}", if n == 1 { "" } else { "s" })
 }
 
 /// `true` to go on; `false` when the reader went away.

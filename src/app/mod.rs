@@ -7,6 +7,7 @@
 //! file does not surface after hours of training on the first.
 
 mod dry_run;
+mod halving;
 mod verify;
 
 use std::collections::{HashMap, HashSet};
@@ -144,7 +145,10 @@ fn train_all(
     let mut failed = Vec::new();
     let mut conflicts = Vec::new();
     for plan in &plans {
-        let outcome = session.execute(plan)?;
+        let outcome = match plan.experiment.halving() {
+            Some(_) => halving::train(session, plan.experiment, selected)?,
+            None => session.execute(plan)?,
+        };
         let name = &plan.experiment.name;
         let line = |(id, e): &(String, String)| format!("  {name}/{id}: {e}");
         failed.extend(outcome.failed.iter().map(line));
@@ -249,7 +253,12 @@ struct Selection {
 
 impl Selection {
     fn runs<'e>(&self, experiment: &'e Experiment) -> Vec<&'e Run> {
-        select::select(&experiment.runs, self.filter.as_deref(), self.shard)
+        self.runs_of(&experiment.runs)
+    }
+
+    /// This invocation's share of `runs` (a halving search's rung).
+    fn runs_of<'r>(&self, runs: &'r [Run]) -> Vec<&'r Run> {
+        select::select(runs, self.filter.as_deref(), self.shard)
     }
 
     /// An error (exit 3) when no experiment has a selected run: a check or a sweep over

@@ -147,6 +147,11 @@ pub struct Run {
 }
 
 impl Experiment {
+    /// The search's `[search.halving]`, if its trials are cut at rungs.
+    pub fn halving(&self) -> Option<crate::search::Halving> {
+        self.search.as_ref().and_then(|s| s.halving)
+    }
+
     /// Whether runs differ in `noise_level` while their `test_cost` follows each run's
     /// own level: ranking them by it ranks the easiest task first, not the best model.
     pub fn test_cost_follows_noise(&self) -> bool {

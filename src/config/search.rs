@@ -7,7 +7,7 @@ use toml::{Table, Value};
 use super::settings::{self, axis_keys, axis_value, Draft, MAX_RUNS};
 use super::source::{bad, KeyPath, Source};
 use crate::report::metrics::{cost_named, COSTS};
-use crate::search::{halving, sampler, Dimension, Distribution, Method, Search};
+use crate::search::{halving, sampler, Dimension, Distribution, Halving, Method, Search};
 
 pub const SEARCH_KEYS: &[&str] = &["method", "trials", "seed", "metric", "space", "halving"];
 pub const HALVING_KEYS: &[&str] = &["metric", "min_epochs", "eta", "brackets"];
@@ -78,13 +78,14 @@ pub fn read(
     };
     let space = read_space(table, t, base, swept, source)?;
     let metric = read_metric(t, &root, source)?;
-    check_halving(t, base, &space, swept, &metric, &root, source)?;
+    let halving = read_halving(t, base, &space, swept, &metric, &root, source)?;
     let search = Search {
         method,
         trials,
         seed,
         space,
         metric: metric.map_or_else(|| DEFAULT_METRIC.to_string(), |(m, _)| m),
+        halving,
     };
     Ok(Some(search))
 }
@@ -258,10 +259,9 @@ fn metric_at(
     }
 }
 
-/// Checks `[search.halving]` as a whole, then refuses it: the rungs' scheduler
-/// (barriers shared by processes through the results folder) is not built yet, and
-/// training every trial in full under a halving name would mislead.
-fn check_halving(
+/// Reads `[search.halving]` and checks it as a whole: rungs need a fixed `epochs`, and
+/// a cost that follows each trial's own noise would rank the easiest task first.
+fn read_halving(
     t: &Table,
     base: &Draft,
     space: &[Dimension],
@@ -269,10 +269,10 @@ fn check_halving(
     metric: &Option<(String, KeyPath)>,
     root: &KeyPath,
     source: &Source,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<Halving>> {
     let at = root.key("halving");
     let Some(value) = t.get("halving") else {
-        return Ok(());
+        return Ok(None);
     };
     let h = value
         .as_table()
@@ -307,16 +307,10 @@ fn check_halving(
             ),
         ));
     }
-    let rungs: Vec<String> = halving::rungs(min_epochs, epochs, eta)
-        .iter()
-        .map(|r| r.to_string())
-        .collect();
-    Err(bad(
-        source,
-        &at,
-        &format!(
-            "successive halving and Hyperband (rungs at epochs {}) are not available in this version of runner; remove [search.halving] to train every trial to train.epochs, and compare trials in summary.csv",
-            rungs.join(", ")
-        ),
-    ))
+    Ok(Some(Halving {
+        min_epochs,
+        eta,
+        brackets,
+        epochs,
+    }))
 }

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod progress;
 pub mod rebuild;
 pub mod reconstruction;
+pub mod rungs;
 pub mod stats;
 pub mod stats_md;
 pub mod summary;

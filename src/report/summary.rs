@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use super::rungs::{self, TrialStatus};
 use super::{cells, columns};
 use crate::config::{Experiment, Run, RunConfig};
 use crate::layout::{self, RunState};
@@ -39,6 +40,8 @@ pub enum Status {
     Conflict,
     /// Its results cannot be complete (a NaN cost, a missing picture): trained again.
     Damaged,
+    /// A halving search ranked its trial below a rung's cut: it trains no further.
+    Pruned,
 }
 
 impl Status {
@@ -50,6 +53,7 @@ impl Status {
             Status::Pending => "pending",
             Status::Conflict => "conflict",
             Status::Damaged => "damaged",
+            Status::Pruned => "pruned",
         }
     }
 }
@@ -69,6 +73,10 @@ pub struct Row {
     /// Every epoch's costs of a finished run; empty otherwise.
     pub metrics: Vec<EpochMetrics>,
     pub error: String,
+    /// The search trial it belongs to.
+    pub trial: Option<usize>,
+    /// In a halving search, the last rung its trial was scored at (0 the first).
+    pub rung: Option<usize>,
 }
 
 impl Row {
@@ -92,26 +100,62 @@ pub fn collect(out: &Path, experiment: &Experiment, running: &HashSet<String>) -
         .iter()
         .map(|run| row(out, experiment, run, running.contains(&run.id)))
         .collect();
+    if let Some(standing) = rungs::read(out, experiment) {
+        for (i, row) in rows.iter_mut().enumerate() {
+            place_in_search(row, &standing, i);
+        }
+    }
     rows.sort_by(|a, b| a.id.cmp(&b.id));
     rows
+}
+
+/// A halving search's run is done when its trial reached its last rung, pruned when its
+/// trial was cut; its costs are those of the epochs it trained.
+fn place_in_search(row: &mut Row, standing: &rungs::Standing, i: usize) {
+    let Some(trial) = row.trial.and_then(|t| standing.trial(t)) else {
+        return;
+    };
+    if matches!(row.status, Status::Conflict | Status::Damaged) {
+        return;
+    }
+    let reached = &standing.runs[i];
+    row.metrics = reached.metrics.clone();
+    row.rung = trial.rung;
+    row.status = match trial.status {
+        TrialStatus::Done => Status::Done,
+        TrialStatus::Pruned => Status::Pruned,
+        // A trial fails with any of its runs; the others stop with it.
+        TrialStatus::Failed if reached.failed => Status::Failed,
+        TrialStatus::Failed => Status::Pruned,
+        TrialStatus::Open if row.status == Status::Running => Status::Running,
+        TrialStatus::Open => Status::Pending,
+    };
 }
 
 /// Reads one run's folder into its line; the scheduler calls it as each run ends, so a
 /// sweep reads each folder once instead of every folder after every run.
 pub fn row(out: &Path, experiment: &Experiment, run: &Run, running: bool) -> Row {
     let dir = layout::run_dir(out, &experiment.name, &run.id);
-    let (status, metrics, error) = match layout::read_state(&dir, &run.config) {
-        _ if running => (Status::Running, Vec::new(), String::new()),
-        RunState::Complete(m) => (Status::Done, m, String::new()),
-        RunState::Failed(e) => (Status::Failed, Vec::new(), e),
-        RunState::OtherConfig(why) => (Status::Conflict, Vec::new(), why),
-        RunState::Damaged(why) => (Status::Damaged, Vec::new(), why),
-        // Another process trains it (and holds its lock), or no one does yet.
-        RunState::Incomplete if layout::is_locked(&dir) => {
-            (Status::Running, Vec::new(), String::new())
-        }
-        RunState::Missing | RunState::Incomplete => (Status::Pending, Vec::new(), String::new()),
+    // A halving search's run is judged at the epochs its folder was last asked for.
+    let asked = match experiment.halving() {
+        Some(_) => layout::read_config(&dir).filter(|found| found.same_run_as(&run.config)),
+        None => None,
     };
+    let (status, metrics, error) =
+        match layout::read_state(&dir, asked.as_ref().unwrap_or(&run.config)) {
+            _ if running => (Status::Running, Vec::new(), String::new()),
+            RunState::Complete(m) => (Status::Done, m, String::new()),
+            RunState::Failed(e) => (Status::Failed, Vec::new(), e),
+            RunState::OtherConfig(why) => (Status::Conflict, Vec::new(), why),
+            RunState::Damaged(why) => (Status::Damaged, Vec::new(), why),
+            // Another process trains it (and holds its lock), or no one does yet.
+            RunState::Incomplete if layout::is_locked(&dir) => {
+                (Status::Running, Vec::new(), String::new())
+            }
+            RunState::Missing | RunState::Incomplete => {
+                (Status::Pending, Vec::new(), String::new())
+            }
+        };
     // device.txt and engine.txt are written before a run starts; a folder without them
     // (from before they existed) computed on the CPU with the kernels.
     let recorded = matches!(status, Status::Done | Status::Failed | Status::Running);
@@ -132,6 +176,8 @@ pub fn row(out: &Path, experiment: &Experiment, run: &Run, running: bool) -> Row
         status,
         metrics,
         error,
+        trial: run.trial,
+        rung: None,
     }
 }
 
@@ -161,14 +207,21 @@ fn best_epoch_column(cost: &metrics::Cost) -> String {
     format!("best_{}_epoch", cost.name.replace("_cost", ""))
 }
 
-/// The summary's header: experiment, run id, configuration, every setting, results.
-pub fn header() -> Vec<String> {
+/// The summary's header: experiment, run id, configuration (and a search's trial), every
+/// setting, results (with a halving search's rung before the epochs done).
+pub fn header(experiment: &Experiment) -> Vec<String> {
     let mut h: Vec<String> = ["experiment", "run_id", "configuration"]
-        .iter()
-        .chain(columns::settings().collect::<Vec<_>>().iter())
-        .chain(["status", "device", "engine", "epochs_done"].iter())
-        .map(|s| s.to_string())
-        .collect();
+        .map(String::from)
+        .to_vec();
+    if experiment.search.is_some() {
+        h.push("trial".into());
+    }
+    h.extend(columns::settings().map(String::from));
+    h.extend(["status", "device", "engine"].map(String::from));
+    if experiment.halving().is_some() {
+        h.push("rung".into());
+    }
+    h.push("epochs_done".into());
     h.extend(metrics::COSTS.iter().map(|c| format!("final_{}", c.name)));
     for c in &metrics::COSTS {
         h.extend([format!("best_{}", c.name), best_epoch_column(c)]);
@@ -180,7 +233,9 @@ pub fn header() -> Vec<String> {
 /// Renders the rows as CSV, one per run.
 pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(header())?;
+    w.write_record(header(experiment))?;
+    let (search, halving) = (experiment.search.is_some(), experiment.halving().is_some());
+    let count = |n: Option<usize>| n.map_or(String::new(), |n| n.to_string());
     for row in rows {
         let m = &row.metrics;
         let costs = row.costs();
@@ -201,13 +256,19 @@ pub fn render(experiment: &Experiment, rows: &[Row]) -> anyhow::Result<Vec<u8>> 
             row.id.clone(),
             row.configuration.clone(),
         ];
+        if search {
+            record.push(count(row.trial));
+        }
         record.extend(columns::settings().map(|k| columns::setting(&row.config, k)));
         record.extend([
             row.status.as_str().to_string(),
             row.device.clone(),
             row.engine.clone(),
-            m.len().to_string(),
         ]);
+        if halving {
+            record.push(count(row.rung));
+        }
+        record.push(m.len().to_string());
         record.extend((0..n).map(cost));
         for i in 0..n {
             record.extend([cost(n + i), best_epoch(i).to_string()]);

@@ -143,7 +143,7 @@ pub fn plan<'e>(
         if opts.force {
             forced.insert(run.id.clone(), layout::stamp(&dir));
         }
-        match layout::read_state(&dir, &run.config) {
+        match state_of(experiment, &dir, run) {
             RunState::Complete(_) if !opts.force => skipped.push(run),
             RunState::OtherConfig(why) if !opts.force => {
                 conflicts.push(format!("  {}: {why}", dir.display()))
@@ -448,7 +448,7 @@ fn claim<'l>(
     let guard = match run_lock.try_hold() {
         Err(e) => return Err(trained(shared, run, Err(format!("{e:#}")), Duration::ZERO)),
         Ok(Attempt::Held(guard)) => guard,
-        Ok(Attempt::Busy(who)) => return Err(busy(run, dir, who)),
+        Ok(Attempt::Busy(who)) => return Err(busy(shared, run, dir, who)),
     };
     let forced_elsewhere = shared.opts.force
         && shared
@@ -456,7 +456,7 @@ fn claim<'l>(
             .forced
             .get(&run.id)
             .is_some_and(|planned| layout::stamp(dir) != *planned);
-    match layout::read_state(dir, &run.config) {
+    match state_of(shared.plan.experiment, dir, run) {
         RunState::Complete(_) if !shared.opts.force || forced_elsewhere => {
             shared
                 .reporter
@@ -469,9 +469,20 @@ fn claim<'l>(
     }
 }
 
+/// What the run's folder holds: in a halving search the run asks for a rung's epochs,
+/// and a run already trained past them has passed it.
+fn state_of(experiment: &Experiment, dir: &Path, run: &Run) -> RunState {
+    if experiment.halving().is_some() {
+        layout::read_rung_state(dir, &run.config)
+    } else {
+        layout::read_state(dir, &run.config)
+    }
+}
+
 /// Another process holds the run: a conflict if it writes another config there.
-fn busy(run: &Run, dir: &Path, who: String) -> Ended {
-    match layout::other_config(dir, &run.config) {
+fn busy(shared: &Shared, run: &Run, dir: &Path, who: String) -> Ended {
+    let rungs = shared.plan.experiment.halving().is_some();
+    match layout::other_config(dir, &run.config, rungs) {
         Some(why) => Ended::Conflict(format!(
             "{who} is writing another config into its folder: {why}"
         )),
@@ -490,7 +501,7 @@ fn wait_until_free(shared: &Shared, run: &Run, dir: &Path) -> Result<(), Ended> 
             Err(e) => return Err(trained(shared, run, Err(format!("{e:#}")), Duration::ZERO)),
             Ok(Attempt::Held(_)) => return Ok(()),
             Ok(Attempt::Busy(who)) => {
-                if let Ended::Conflict(why) = busy(run, dir, who.clone()) {
+                if let Ended::Conflict(why) = busy(shared, run, dir, who.clone()) {
                     return Err(Ended::Conflict(why));
                 }
                 if !waited {
@@ -566,7 +577,7 @@ fn run_one(shared: &Shared, run: &Run, slot: Slot, dir: &Path) -> Result<(), Str
             threads: &threads,
         };
         train::run_on(slot, &run.config, &dataset, dir, &hooks)?;
-        if !shared.opts.checkpoints.keep(shared.plan.experiment) {
+        if !keeps_checkpoint(shared.opts, shared.plan.experiment, run) {
             remove_if_present(&dir.join(layout::CHECKPOINT))?;
         }
         Ok(())
@@ -585,6 +596,15 @@ fn run_one(shared: &Shared, run: &Run, slot: Slot, dir: &Path) -> Result<(), Str
     }
 }
 
+/// Whether a finished run keeps its checkpoint. In a halving search, a run short of
+/// the last rung always does: its trial may be promoted, now or when the search grows.
+fn keeps_checkpoint(opts: &Options, experiment: &Experiment, run: &Run) -> bool {
+    let below_last_rung = experiment
+        .halving()
+        .is_some_and(|h| run.config.train.epochs < h.epochs);
+    below_last_rung || opts.checkpoints.keep(experiment)
+}
+
 /// Clears what an earlier attempt left and records the resolved config first, so the
 /// folder always says which config its files belong to.
 fn prepare_dir(opts: &Options, dir: &Path, run: &Run, slot: Slot) -> anyhow::Result<()> {
@@ -595,13 +615,14 @@ fn prepare_dir(opts: &Options, dir: &Path, run: &Run, slot: Slot) -> anyhow::Res
     } else {
         &[]
     };
-    let results = [
-        layout::METRICS,
-        layout::ERROR,
-        layout::RECONSTRUCTION,
-        layout::MODEL,
-    ];
-    for name in results.iter().chain(forced) {
+    // A continuing run keeps the rows of its earlier epochs until it writes them all.
+    let metrics: &[&str] = if !opts.force && layout::keeps_metrics(dir, &run.config) {
+        &[]
+    } else {
+        &[layout::METRICS]
+    };
+    let results = [layout::ERROR, layout::RECONSTRUCTION, layout::MODEL];
+    for name in results.iter().chain(forced).chain(metrics) {
         remove_if_present(&dir.join(name))?;
     }
     let path = dir.join(layout::DEVICE);

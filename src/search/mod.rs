@@ -26,6 +26,48 @@ pub struct Search {
     pub space: Vec<Dimension>,
     /// The per-epoch cost that ranks trials (lower is better).
     pub metric: String,
+    /// `[search.halving]`: trials are cut at rungs instead of all trained in full.
+    pub halving: Option<Halving>,
+}
+
+/// An experiment file's `[search.halving]`, checked against `train.epochs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Halving {
+    pub min_epochs: usize,
+    pub eta: usize,
+    pub brackets: usize,
+    /// `train.epochs`: the last rung.
+    pub epochs: usize,
+}
+
+impl Halving {
+    /// Its brackets, most aggressive first (one for successive halving).
+    pub fn brackets(&self) -> Vec<halving::Bracket> {
+        halving::brackets(self.min_epochs, self.epochs, self.eta, self.brackets)
+    }
+
+    /// Every rung's epochs, of the most aggressive bracket.
+    pub fn rungs(&self) -> Vec<usize> {
+        halving::rungs(self.min_epochs, self.epochs, self.eta)
+    }
+
+    /// What each bracket does with its share of `trials` trials when none fails: the
+    /// trials reaching each rung.
+    pub fn plans(&self, trials: usize) -> Vec<(halving::Bracket, Vec<halving::RungPlan>)> {
+        let brackets = self.brackets();
+        let mut counts = vec![0; brackets.len()];
+        for trial in 0..trials {
+            counts[halving::bracket_of(&brackets, trial)] += 1;
+        }
+        brackets
+            .into_iter()
+            .zip(counts)
+            .map(|(b, n)| {
+                let plan = halving::plan(&b, n, self.eta);
+                (b, plan)
+            })
+            .collect()
+    }
 }
 
 /// One sampled setting.

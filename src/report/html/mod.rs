@@ -155,6 +155,7 @@ fn header(input: &Input) -> String {
 fn counts(rows: &[Row]) -> String {
     let all = [
         Status::Done,
+        Status::Pruned,
         Status::Failed,
         Status::Running,
         Status::Pending,

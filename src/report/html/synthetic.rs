@@ -113,6 +113,8 @@ fn row(id: &str, config: &RunConfig, n: u64, c: usize, epochs: usize) -> Row {
         },
         metrics,
         error: error.to_string(),
+        trial: None,
+        rung: None,
     }
 }
 

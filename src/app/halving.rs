@@ -1,0 +1,163 @@
+//! Trains a halving search rung by rung. Each round reads where the search stands from
+//! the run folders ([`crate::report::rungs`]), trains this process's share of the runs
+//! still short of their rung (a promoted run continues from its checkpoint), and reads
+//! again. A rung is a barrier: its cut waits until all its trials reached it, whoever
+//! trains them, so any number of processes and shards reach the same promotions.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::config::{Experiment, Run};
+use crate::report::rungs;
+use crate::schedule::{self, Outcome};
+
+use super::{Selection, Session};
+
+/// How often a process with nothing to do at a barrier looks at the folders again.
+const POLL: Duration = Duration::from_secs(2);
+
+/// Trains `experiment`'s selected share of every rung until the search is over, this
+/// process stops, or (with `--filter`) what is left is outside the filter.
+pub(super) fn train(
+    session: &mut Session,
+    experiment: &Experiment,
+    selected: &Selection,
+) -> anyhow::Result<Outcome> {
+    let mut total = Outcome::default();
+    // --force retrains the first rungs from scratch; later rungs continue from them.
+    let forced = session.opts.force;
+    let mut first = true;
+    let mut waiting_for = String::new();
+    loop {
+        let under_way = if first && forced {
+            first_rungs(experiment)
+        } else {
+            rungs::read(&session.opts.out, experiment).map_or_else(Vec::new, |s| s.under_way())
+        };
+        if under_way.is_empty() {
+            break;
+        }
+        let level: Vec<Run> = under_way
+            .iter()
+            .map(|&(i, epochs, _)| at_epochs(&experiment.runs[i], epochs))
+            .collect();
+        let short: HashSet<&str> = level
+            .iter()
+            .zip(&under_way)
+            .filter(|(_, (_, _, short))| *short)
+            .map(|(run, _)| run.id.as_str())
+            .collect();
+        let mine: Vec<&Run> = selected
+            .runs_of(&level)
+            .into_iter()
+            .filter(|run| short.contains(run.id.as_str()))
+            .collect();
+        let mut progressed = false;
+        if !mine.is_empty() {
+            session.opts.force = first && forced;
+            let plan = schedule::plan(experiment, mine, &session.opts);
+            session.opts.force = forced;
+            let outcome = session.execute(&plan?)?;
+            progressed = outcome.completed + outcome.skipped + outcome.failed.len() > 0;
+            add(&mut total, outcome);
+            if total.cancelled || !total.conflicts.is_empty() {
+                return Ok(total);
+            }
+        }
+        first = false;
+        if progressed {
+            continue;
+        }
+        let others = others_share(&level, &short, &selected.runs_of(&level));
+        if selected.filter.is_some() {
+            tracing::info!(
+                "{}: the next cut waits for runs outside --filter ({others}); run again without --filter, or with a filter that selects them, to go on",
+                experiment.name
+            );
+            break;
+        }
+        if others != waiting_for {
+            tracing::info!(
+                "{}: waiting for other processes or shards to train {others} before the next cut (checking every {} s; Ctrl-C stops waiting, and a rerun picks up where the search stands)",
+                experiment.name,
+                POLL.as_secs()
+            );
+            waiting_for = others;
+        }
+        if !sleep_unless_stopped(session) {
+            total.cancelled = true;
+            return Ok(total);
+        }
+    }
+    Ok(total)
+}
+
+/// Every run at its bracket's first rung, as a forced search starts.
+fn first_rungs(experiment: &Experiment) -> Vec<(usize, usize, bool)> {
+    let Some(halving) = experiment.halving() else {
+        return Vec::new();
+    };
+    let brackets = halving.brackets();
+    experiment
+        .runs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, run)| {
+            let b = crate::search::halving::bracket_of(&brackets, run.trial?);
+            Some((i, brackets[b].rungs[0], true))
+        })
+        .collect()
+}
+
+/// `run` trained to `epochs`: a rung's share of its full training.
+fn at_epochs(run: &Run, epochs: usize) -> Run {
+    let mut run = run.clone();
+    run.config.train.epochs = epochs;
+    run
+}
+
+/// "3 runs (t0002 to epoch 6, t0005 to epoch 6, t0007 to epoch 2)", at most five named.
+fn others_share(level: &[Run], short: &HashSet<&str>, mine: &[&Run]) -> String {
+    let mine: HashSet<&str> = mine.iter().map(|r| r.id.as_str()).collect();
+    let others: Vec<String> = level
+        .iter()
+        .filter(|r| short.contains(r.id.as_str()) && !mine.contains(r.id.as_str()))
+        .map(|r| format!("{} to epoch {}", r.id, r.config.train.epochs))
+        .collect();
+    let more = others.len().saturating_sub(5);
+    let mut named = others
+        .iter()
+        .take(5)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if more > 0 {
+        named.push_str(&format!(" and {more} more"));
+    }
+    format!("{} ({named})", super::plural_runs(others.len()))
+}
+
+/// Sleeps [`POLL`], waking early to a stop signal; `false` when one came.
+fn sleep_unless_stopped(session: &Session) -> bool {
+    let step = Duration::from_millis(100);
+    let mut slept = Duration::ZERO;
+    while slept < POLL {
+        if session.cancel.load(Ordering::SeqCst) {
+            return false;
+        }
+        std::thread::sleep(step);
+        slept += step;
+    }
+    !session.cancel.load(Ordering::SeqCst)
+}
+
+fn add(total: &mut Outcome, outcome: Outcome) {
+    total.completed += outcome.completed;
+    total.skipped += outcome.skipped;
+    total.failed.extend(outcome.failed);
+    total.conflicts.extend(outcome.conflicts);
+    total.cancelled |= outcome.cancelled;
+    total.workers = total.workers.max(outcome.workers);
+    total.in_runs += outcome.in_runs;
+}
