@@ -522,8 +522,8 @@ mod tests {
             matches!(&state, RunState::OtherConfig(why) if why.contains("learning_rate")),
             "{state:?}"
         );
-        assert!(other_config(dir.path(), &config(0.01)).is_some());
-        assert!(other_config(dir.path(), &failed).is_none());
+        assert!(other_config(dir.path(), &config(0.01), false).is_some());
+        assert!(other_config(dir.path(), &failed, false).is_none());
     }
 
     // Issue 15, case 8: a damaged config.toml is named as such.
