@@ -222,8 +222,8 @@ fn bad_searches_are_refused_naming_the_place_and_the_fix() {
         ),
         (
             "[sweep]",
-            "[search.halving]\nmetric = \"test_cost_clean\"\n[sweep]",
-            &["search.halving", "not available"],
+            "[search.halving]\nmetric = \"test_cost_clean\"\nbrackets = 2\n[sweep]",
+            &["search.halving.brackets"],
         ),
     ];
     for (from, to, wanted) in cases {

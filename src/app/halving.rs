@@ -90,7 +90,26 @@ pub(super) fn train(
             return Ok(total);
         }
     }
+    add_failed_elsewhere(&mut total, session, experiment);
     Ok(total)
+}
+
+/// Failed runs stay failed in a halving search (a rung was cut with them ranked last, and
+/// retraining them could change that cut after the fact), so a rerun, or a process whose
+/// share had none, reports the failures its folders hold, as a grid's rerun would.
+fn add_failed_elsewhere(total: &mut Outcome, session: &Session, experiment: &Experiment) {
+    let Some(standing) = rungs::read(&session.opts.out, experiment) else {
+        return;
+    };
+    for (run, reached) in experiment.runs.iter().zip(&standing.runs) {
+        if reached.failed && !total.failed.iter().any(|(id, _)| *id == run.id) {
+            let dir = crate::layout::run_dir(&session.opts.out, &experiment.name, &run.id);
+            let error = std::fs::read_to_string(dir.join(crate::layout::ERROR)).unwrap_or_default();
+            let first = error.lines().next().unwrap_or("failed").to_string();
+            total.failed.push((run.id.clone(), first));
+        }
+    }
+    total.failed.sort();
 }
 
 /// Every run at its bracket's first rung, as a forced search starts.

@@ -319,6 +319,14 @@ impl Session {
         if experiment.test_cost_follows_noise() && !plan.todo.is_empty() {
             tracing::warn!("{}: {}", experiment.name, config::NOISE_FOLLOWS_RUNS);
         }
+        if experiment.halving().is_some() {
+            tracing::info!(
+                "{}: {selected} runs selected of a halving search, trained rung by rung as far as its cuts let them, {} at a time",
+                experiment.name,
+                self.opts.jobs
+            );
+            return Ok(plan);
+        }
         tracing::info!(
             "{}: {} runs selected, {} to do, {} already complete, {} at a time",
             experiment.name,

@@ -84,11 +84,16 @@ pub struct TrialStanding {
 /// Reads the folders of `experiment`'s runs under `out`; `None` when it is no halving
 /// search.
 pub fn read(out: &Path, experiment: &Experiment) -> Option<Standing> {
+    read_in(&layout::experiment_dir(out, &experiment.name), experiment)
+}
+
+/// [`read`] of the experiment's folder `dir`.
+pub fn read_in(dir: &Path, experiment: &Experiment) -> Option<Standing> {
     let halving = experiment.halving()?;
     let runs = experiment
         .runs
         .iter()
-        .map(|run| reached(&layout::run_dir(out, &experiment.name, &run.id), run))
+        .map(|run| reached(&dir.join(&run.id), run))
         .collect();
     Some(stand(experiment, halving, runs))
 }

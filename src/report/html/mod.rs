@@ -194,7 +194,8 @@ pub fn write(
     };
     let pictures = data::pictures(experiment, groups, rows, read);
     let meta = Meta::now(rows);
-    let search = search::view(experiment, rows);
+    let standing = crate::report::rungs::read_in(dir, experiment);
+    let search = search::view(experiment, rows, standing.as_ref());
     let page = render(&Input {
         experiment,
         rows,

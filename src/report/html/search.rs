@@ -62,10 +62,16 @@ pub struct RungView {
     pub kept: usize,
 }
 
-/// The view of `experiment`'s search from its rows (none for a grid). Each trial's metric
-/// is the mean over its finished runs (its seeds) of the metric's last value; a trial is
-/// `failed` when any run failed, `done` when all are, else running or pending.
-pub fn view(experiment: &crate::config::Experiment, rows: &[super::Row]) -> Option<SearchView> {
+/// The view of `experiment`'s search from its rows (none for a grid), and with halving
+/// from where it stands. Each trial's metric is the mean over its runs (its seeds) of
+/// the metric's last value, at the last rung it reached; a trial is `failed` when any
+/// run failed, `pruned` when cut, `done` when all its runs are, else running or pending.
+/// The best trial is the best done one: a pruned trial's metric is at fewer epochs.
+pub fn view(
+    experiment: &crate::config::Experiment,
+    rows: &[super::Row],
+    standing: Option<&crate::report::rungs::Standing>,
+) -> Option<SearchView> {
     use super::Status;
     let search = experiment.search.as_ref()?;
     let cost = crate::report::metrics::cost_named(&search.metric)?;
@@ -88,7 +94,9 @@ pub fn view(experiment: &crate::config::Experiment, rows: &[super::Row]) -> Opti
             .collect();
         let status = if status_of(Status::Failed) {
             "failed"
-        } else if done.len() == runs.len() {
+        } else if status_of(Status::Pruned) {
+            "pruned"
+        } else if found.iter().all(|r| r.status == Status::Done) && found.len() == runs.len() {
             "done"
         } else if status_of(Status::Running) {
             "running"
@@ -116,18 +124,21 @@ pub fn view(experiment: &crate::config::Experiment, rows: &[super::Row]) -> Opti
                 (k.clone(), value)
             })
             .collect();
+        let scored = matches!(status, "done" | "pruned") && done.len() == runs.len();
+        let place = standing.and_then(|s| s.trial(trial));
         trials.push(TrialView {
             trial,
             values,
-            metric: (status == "done").then(|| done.iter().sum::<f64>() / done.len() as f64),
+            metric: scored.then(|| done.iter().sum::<f64>() / done.len() as f64),
             status: status.to_string(),
-            rung: 0,
+            rung: place.and_then(|p| p.rung).unwrap_or(0),
             epochs_done: found.iter().map(|r| r.metrics.len()).min().unwrap_or(0),
-            bracket: 0,
+            bracket: place.map_or(0, |p| p.bracket),
         });
     }
     let best = trials
         .iter()
+        .filter(|t| t.status == "done")
         .filter_map(|t| t.metric.filter(|m| m.is_finite()).map(|m| (m, t.trial)))
         .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
         .map(|(_, t)| t);
@@ -143,9 +154,32 @@ pub fn view(experiment: &crate::config::Experiment, rows: &[super::Row]) -> Opti
             })
             .collect(),
         trials,
-        rungs: Vec::new(),
+        rungs: standing.map_or_else(Vec::new, rung_views),
         best,
         epochs_spent: spent,
         epochs_full: full,
     })
+}
+
+/// Each bracket's rungs so far: the trials that reached each, and those kept (at the last
+/// rung, those that finished it).
+fn rung_views(standing: &crate::report::rungs::Standing) -> Vec<RungView> {
+    let mut out = Vec::new();
+    for b in &standing.brackets {
+        for level in &b.levels {
+            let finished = level
+                .scores
+                .iter()
+                .filter(|(_, s)| s.is_some_and(|m| !m.is_nan()))
+                .count();
+            out.push(RungView {
+                bracket: b.bracket.index,
+                rung: level.rung,
+                epochs: level.epochs,
+                trials: level.scores.len(),
+                kept: level.decision.as_ref().map_or(finished, |d| d.kept),
+            });
+        }
+    }
+    out
 }
