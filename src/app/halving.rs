@@ -2,7 +2,9 @@
 //! the run folders ([`crate::report::rungs`]), trains this process's share of the runs
 //! still short of their rung (a promoted run continues from its checkpoint), and reads
 //! again. A rung is a barrier: its cut waits until all its trials reached it, whoever
-//! trains them, so any number of processes and shards reach the same promotions.
+//! trains them, so any number of processes and shards reach the same promotions. A
+//! process waiting at the barrier for a run another one trains sleeps on its lock
+//! (`schedule`'s deferred runs), never spins.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -14,7 +16,7 @@ use crate::schedule::{self, Outcome};
 
 use super::{Selection, Session};
 
-/// How often a process with nothing to do at a barrier looks at the folders again.
+/// How long a process whose round moved nothing waits before it reads the folders again.
 const POLL: Duration = Duration::from_secs(2);
 
 /// Trains `experiment`'s selected share of every rung until the search is over, this
@@ -28,7 +30,6 @@ pub(super) fn train(
     // --force retrains the first rungs from scratch; later rungs continue from them.
     let forced = session.opts.force;
     let mut first = true;
-    let mut waiting_for = String::new();
     loop {
         let under_way = if first && forced {
             first_rungs(experiment)
@@ -48,44 +49,50 @@ pub(super) fn train(
             .filter(|(_, (_, _, short))| *short)
             .map(|(run, _)| run.id.as_str())
             .collect();
-        let mine: Vec<&Run> = selected
+        let share: Vec<&Run> = selected
             .runs_of(&level)
             .into_iter()
             .filter(|run| short.contains(run.id.as_str()))
             .collect();
-        let mut progressed = false;
-        if !mine.is_empty() {
-            session.opts.force = first && forced;
-            let plan = schedule::plan(experiment, mine, &session.opts);
-            session.opts.force = forced;
-            let outcome = session.execute(&plan?)?;
-            progressed = outcome.completed + outcome.skipped + outcome.failed.len() > 0;
-            add(&mut total, outcome);
-            if total.cancelled || !total.conflicts.is_empty() {
-                return Ok(total);
-            }
-        }
-        first = false;
-        if progressed {
-            continue;
-        }
-        let others = others_share(&level, &short, &selected.runs_of(&level));
-        if selected.filter.is_some() {
+        // Its share done, a shard helps with the rest (a forced pass would train them
+        // twice): a search never waits for a task still queued, cancelled or gone.
+        let helping = share.is_empty() && selected.filter.is_none() && !(first && forced);
+        let mine: Vec<&Run> = if helping {
+            level
+                .iter()
+                .filter(|run| short.contains(run.id.as_str()))
+                .collect()
+        } else {
+            share
+        };
+        if mine.is_empty() {
             tracing::info!(
-                "{}: the next cut waits for runs outside --filter ({others}); run again without --filter, or with a filter that selects them, to go on",
-                experiment.name
+                "{}: the next cut waits for {} outside --filter; run again without --filter, or with a filter that selects them, to go on",
+                experiment.name,
+                named(&level, &short)
             );
             break;
         }
-        if others != waiting_for {
+        if helping {
             tracing::info!(
-                "{}: waiting for other processes or shards to train {others} before the next cut (checking every {} s; Ctrl-C stops waiting, and a rerun picks up where the search stands)",
+                "{}: its share of the rung is done; it helps with the other {} (a run another process trains is waited for, not trained twice)",
                 experiment.name,
-                POLL.as_secs()
+                named(&level, &short)
             );
-            waiting_for = others;
         }
-        if !sleep_unless_stopped(session) {
+        session.opts.force = first && forced;
+        let plan = schedule::plan(experiment, mine, &session.opts);
+        session.opts.force = forced;
+        let outcome = session.execute(&plan?)?;
+        let progressed = outcome.completed + outcome.skipped + outcome.failed.len() > 0;
+        add(&mut total, outcome);
+        if total.cancelled || !total.conflicts.is_empty() {
+            return Ok(total);
+        }
+        first = false;
+        // Nothing moved (every run was someone else's and none ended): look again later
+        // rather than spin.
+        if !progressed && !sleep_unless_stopped(session) {
             total.cancelled = true;
             return Ok(total);
         }
@@ -136,25 +143,20 @@ fn at_epochs(run: &Run, epochs: usize) -> Run {
     run
 }
 
-/// "3 runs (t0002 to epoch 6, t0005 to epoch 6, t0007 to epoch 2)", at most five named.
-fn others_share(level: &[Run], short: &HashSet<&str>, mine: &[&Run]) -> String {
-    let mine: HashSet<&str> = mine.iter().map(|r| r.id.as_str()).collect();
-    let others: Vec<String> = level
+/// "3 runs (t0002 to epoch 6, t0005 to epoch 6, t0007 to epoch 2)": the rung's runs
+/// still `short` of it, at most five named.
+fn named(level: &[Run], short: &HashSet<&str>) -> String {
+    let runs: Vec<String> = level
         .iter()
-        .filter(|r| short.contains(r.id.as_str()) && !mine.contains(r.id.as_str()))
+        .filter(|r| short.contains(r.id.as_str()))
         .map(|r| format!("{} to epoch {}", r.id, r.config.train.epochs))
         .collect();
-    let more = others.len().saturating_sub(5);
-    let mut named = others
-        .iter()
-        .take(5)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let more = runs.len().saturating_sub(5);
+    let mut list = runs.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
     if more > 0 {
-        named.push_str(&format!(" and {more} more"));
+        list.push_str(&format!(" and {more} more"));
     }
-    format!("{} ({named})", super::plural_runs(others.len()))
+    format!("{} ({list})", super::plural_runs(runs.len()))
 }
 
 /// Sleeps [`POLL`], waking early to a stop signal; `false` when one came.

@@ -74,7 +74,8 @@ pub fn groups(experiment: &Experiment, rows: &[Row]) -> Vec<Group> {
         let g = &mut groups[index];
         g.planned += 1;
         g.failed += usize::from(row.status == Status::Failed);
-        if let Some(c) = row.costs() {
+        // Only finished runs: a pruned run's costs are at fewer epochs than its config's.
+        if let Some(c) = row.costs().filter(|_| row.status == Status::Done) {
             // A cost its files lack (a run from before it was measured) counts nowhere.
             for (values, cost) in g.costs.iter_mut().zip(c).filter(|(_, c)| c.is_finite()) {
                 values.push(decimal(cost));

@@ -9,7 +9,17 @@ use crate::config::Experiment;
 /// `stats.md`: the same figures as stats.csv for reading, and the comparisons.
 pub fn markdown(experiment: &Experiment, rows: &[Row], groups: &[Group]) -> String {
     let count = |s: Status| rows.iter().filter(|r| r.status == s).count();
-    let (done, failed) = (count(Status::Done), count(Status::Failed));
+    let (done, failed, pruned) = (
+        count(Status::Done),
+        count(Status::Failed),
+        count(Status::Pruned),
+    );
+    // Only a halving search prunes: a grid's sentence stays as it was.
+    let pruned_part = if pruned > 0 {
+        format!("{pruned} pruned (their trial was cut at a rung), ")
+    } else {
+        String::new()
+    };
     let lines = |first: usize| -> Vec<Line> {
         groups
             .iter()
@@ -24,7 +34,7 @@ pub fn markdown(experiment: &Experiment, rows: &[Row], groups: &[Group]) -> Stri
             .collect()
     };
     let mut out = format!(
-        "# {}: costs per configuration\n\n{} run{} planned: {done} done, {failed} failed, {} not finished. \
+        "# {}: costs per configuration\n\n{} run{} planned: {done} done, {pruned_part}{failed} failed, {} not finished. \
 A configuration is the runs that differ only in their seed. Figures are over its finished \
 runs: sd is the sample standard deviation, se = sd/√n, 95% CI the t interval of the mean \
 (n − 1 degrees of freedom); \"{UNDEFINED}\" marks a figure that needs more runs. stats.csv has \
@@ -32,7 +42,7 @@ these figures at full precision, comparisons.csv the comparisons.\n\n",
         experiment.name,
         rows.len(),
         if rows.len() == 1 { "" } else { "s" },
-        rows.len() - done - failed
+        rows.len() - done - failed - pruned
     );
     if experiment.test_cost_follows_noise() {
         out.push_str(&format!(
