@@ -11,7 +11,9 @@
 #   - a task resubmitted alone (--array=2, then --array=0) runs only its own shard;
 #   - a step array (--array=0-8:2) trains the whole sweep;
 #   - a list array and an array that disagrees with the shard count are refused (exit 2)
-#     before anything is trained or queued.
+#     before anything is trained or queued;
+#   - a halving search (experiments/halving.toml, made tiny) as the array, two tasks at a
+#     time, gives the summary of one process.
 # Stops the daemons by their process ids at the end, also on failure. Run by .ci/run;
 # needs root (slurmd runs jobs as their user, and apt-get installs).
 set -euo pipefail
@@ -64,7 +66,8 @@ stop_cluster() {
     for name in slurmd slurmctld munged; do
         if [[ -s "$T/$name.pid" ]]; then
             local pid
-            pid=$(cat "$T/$name.pid")
+            # The daemon removes its pid file as it exits: gone since the test above.
+            pid=$(cat "$T/$name.pid" 2>/dev/null) || continue
             for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
             kill -KILL "$pid" 2>/dev/null || true
         fi
@@ -263,4 +266,22 @@ for task in 0 1 2 3 4 5; do
 done
 [[ ! -e "$T/list" && ! -e "$T/six" ]] || fail "a refused array wrote results or queued a summary"
 log "case 4: step array done and equal to the unsharded run; list and 6-task arrays refused with exit 2 ($((SECONDS - STARTED)) s)"
+# ---- 5. A halving search as an array: the cuts of one process -------------------------
+# One core a task, so that two run at a time and the others queue: the first tasks finish
+# each rung with the queued tasks' runs rather than wait for them at the barrier.
+HALVING=(experiments/halving.toml --set data.train_examples=400 --set train.epochs=3
+    --set search.trials=9 --set 'search.space.hidden={ choice = [[32], [64]] }'
+    --set 'search.space.batch_size={ log_int = [64, 128] }')
+"$RUNNER" --out "$T/halving-reference" -q "${HALVING[@]}"
+HALF=$(OUT=$T/halving sbatch --parsable --cpus-per-task=1 "$SCRIPT" "${HALVING[@]}")
+wait_for_queue 300
+for task in 0 1 2 3 4; do expect_state "$HALF" "$task" "COMPLETED 0:0"; done
+cmp -s <(summary_without_seconds "$T/halving-reference/halving/summary.csv") \
+    <(summary_without_seconds "$T/halving/halving/summary.csv") ||
+    fail "the array's halving summary differs from one process's: $(cat "$T/halving/halving/summary.csv")"
+pruned=$(grep -c ',pruned,' "$T/halving/halving/summary.csv" || true)
+done_runs=$(grep -c ',done,' "$T/halving/halving/summary.csv" || true)
+[[ $pruned == 12 && $done_runs == 6 ]] ||
+    fail "expected 3 of 9 trials (2 seeds each) promoted, got $done_runs runs done and $pruned pruned"
+log "case 7: a halving search as a 5-task array made the cuts of one process ($((SECONDS - STARTED)) s)"
 log "passed"
