@@ -221,6 +221,18 @@ fn promoted_trials_continue_from_their_checkpoints_and_the_plan_bounds_the_epoch
         .sum();
     assert_eq!(spent, 60, "12 pruned runs x 2 epochs + 6 done x 6");
 
+    // The report shows the rung: 9 trials reached epoch 2 and 3 were kept.
+    let page = std::fs::read_to_string(dir.path().join("res/sh/report.html")).unwrap();
+    assert!(
+        page.contains(r#""rungs":[{"bracket":0,"rung":0,"epochs":2,"trials":9,"kept":3},{"bracket":0,"rung":1,"epochs":6,"trials":3,"kept":3}]"#),
+        "report.html lacks the rungs"
+    );
+    // --verify recomputes every run as far as it was trained, pruned ones included.
+    let verified = runner(&[&exp, "--out", "res", "--verify"], dir.path());
+    ok(&verified);
+    let table = text(&verified.stdout);
+    assert_eq!(table.matches(" identical ").count(), 18, "{table}");
+
     // A promoted run's config.toml alone, as an experiment, trains it bit for bit.
     let done = dir.path().join("res/sh/t0001_seed1");
     let config = std::fs::read_to_string(done.join("config.toml")).unwrap();

@@ -19,6 +19,11 @@ pub(super) fn verify_all(
     pack: Option<usize>,
 ) -> anyhow::Result<()> {
     let committed = session.opts.out.clone();
+    let trained: Vec<Experiment> = experiments
+        .iter()
+        .map(|e| as_trained(&committed, e))
+        .collect();
+    let experiments = &trained[..];
     let scratch = temporary_dir("runner-verify-")
         .map_err(|e| anyhow::anyhow!("cannot create a temporary folder: {e}"))?;
     session.opts.out = scratch.dir.path().to_path_buf();
@@ -78,6 +83,23 @@ pub(super) fn verify_all(
             verify::table(&drifting, tolerance)
         )
     }
+}
+
+/// A halving search's runs as far as each was trained (a pruned run to its last rung),
+/// to recompute as plain runs of those epochs; any other experiment as it is.
+fn as_trained(committed: &std::path::Path, experiment: &Experiment) -> Experiment {
+    let mut plain = experiment.clone();
+    let Some(search) = plain.search.as_mut().filter(|s| s.halving.is_some()) else {
+        return plain;
+    };
+    search.halving = None;
+    for run in &mut plain.runs {
+        let dir = layout::run_dir(committed, &experiment.name, &run.id);
+        if let Some(found) = layout::read_config(&dir).filter(|f| f.same_run_as(&run.config)) {
+            run.config.train.epochs = found.train.epochs;
+        }
+    }
+    plain
 }
 
 /// The runs grouped by the pack size to recompute them with: `--pack` if given, else the

@@ -256,3 +256,104 @@ impl Standing {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Six trials of two seeds, rungs at epochs 1 and 3 (eta 3): two go on.
+    fn experiment() -> Experiment {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.toml");
+        let text = "name = \"e\"\n[train]\nepochs = 3\n[search]\ntrials = 6\n\
+            metric = \"test_cost_clean\"\n[search.space]\nlearning_rate = { log_uniform = [1e-3, 1e-2] }\n\
+            [search.halving]\nmin_epochs = 1\neta = 3\n[sweep]\nseed = [1, 2]\n";
+        std::fs::write(&path, text).unwrap();
+        crate::config::load(&path, &[]).unwrap()
+    }
+
+    /// A run that reached `epochs` epochs with clean test cost `cost` at each.
+    fn reached(epochs: usize, cost: f32) -> Reached {
+        let metrics = (1..=epochs)
+            .map(|epoch| EpochMetrics {
+                epoch,
+                train_cost: 1.0,
+                test_cost: 1.0,
+                test_cost_clean: cost,
+                seconds: 0.0,
+            })
+            .collect();
+        Reached {
+            metrics,
+            failed: false,
+        }
+    }
+
+    fn standing(runs: Vec<Reached>) -> Standing {
+        let e = experiment();
+        let halving = e.halving().unwrap();
+        stand(&e, halving, runs)
+    }
+
+    #[test]
+    fn a_rung_is_cut_only_once_every_run_of_every_trial_reached_it() {
+        let mut runs: Vec<Reached> = (0..12).map(|i| reached(1, i as f32)).collect();
+        runs[11] = Reached::default();
+        let s = standing(runs);
+        let level = &s.brackets[0].levels[0];
+        assert!(!level.complete() && level.decision.is_none());
+        // Only the missing run is short; the whole rung stays under way.
+        let short: Vec<usize> = s.under_way().iter().filter(|r| r.2).map(|r| r.0).collect();
+        assert_eq!(short, vec![11]);
+        assert_eq!(s.under_way().len(), 12);
+        assert_eq!(s.trial(0).unwrap().status, TrialStatus::Open);
+    }
+
+    #[test]
+    fn the_mean_over_seeds_ranks_and_failures_rank_last() {
+        // Trial t's seeds: costs 10 - t and 10 - t (trial 5 best), but trial 5 failed.
+        let mut runs: Vec<Reached> = (0..12).map(|i| reached(1, 10.0 - (i / 2) as f32)).collect();
+        runs[10] = Reached {
+            metrics: Vec::new(),
+            failed: true,
+        };
+        let s = standing(runs);
+        let decision = s.brackets[0].levels[0].decision.as_ref().unwrap();
+        // floor(6 / 3) = 2 kept: trials 4 and 3; the failed trial 5 ranks last.
+        assert_eq!(
+            decision.promoted().iter().map(|p| p.0).collect::<Vec<_>>(),
+            [4, 3]
+        );
+        assert_eq!(decision.ranking.last().unwrap().0, 5);
+        assert_eq!(s.trial(5).unwrap().status, TrialStatus::Failed);
+        assert_eq!(s.trial(0).unwrap().status, TrialStatus::Pruned);
+        assert_eq!(s.trial(0).unwrap().rung, Some(0));
+        // The promoted trials' four runs go on to epoch 3.
+        let next: Vec<(usize, usize, bool)> = s.under_way();
+        assert_eq!(
+            next,
+            vec![(6, 3, true), (7, 3, true), (8, 3, true), (9, 3, true)]
+        );
+        assert_eq!(s.trial(4).unwrap().status, TrialStatus::Open);
+    }
+
+    #[test]
+    fn promoted_trials_that_reach_the_last_rung_are_done() {
+        let runs: Vec<Reached> = (0..12)
+            .map(|i| match i / 2 {
+                3 | 4 => reached(3, 1.0),
+                t => reached(1, 10.0 - t as f32),
+            })
+            .collect();
+        let s = standing(runs);
+        assert!(s.under_way().is_empty(), "the search is over");
+        let done = TrialStanding {
+            bracket: 0,
+            rung: Some(1),
+            status: TrialStatus::Done,
+        };
+        assert_eq!(s.trial(3), Some(done));
+        assert_eq!(s.trial(4), Some(done));
+        assert_eq!(s.trial(5).unwrap().status, TrialStatus::Pruned);
+    }
+}
