@@ -21,6 +21,7 @@ pub(super) fn dry_run(
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut all: Vec<&Run> = Vec::new();
+    let mut planned: Vec<Vec<Run>> = Vec::new();
     for (path, experiment) in args.experiments.iter().zip(experiments) {
         let runs = selected.runs(experiment);
         let written =
@@ -32,8 +33,12 @@ pub(super) fn dry_run(
         if !written_or_gone(written)? {
             return Ok(());
         }
-        all.extend(runs);
+        match experiment.halving() {
+            Some(_) => planned.push(as_planned(experiment, &runs)),
+            None => all.extend(runs),
+        }
     }
+    all.extend(planned.iter().flatten());
     selected.require_some(experiments)?;
     let workers = args.jobs.unwrap_or_else(default_jobs);
     let written = write_budget(&mut out, &all, workers).and_then(|()| out.flush());
@@ -87,6 +92,37 @@ fn write_halving_plan(out: &mut impl Write, experiment: &Experiment) -> std::io:
         halving.epochs,
         100.0 * spent as f64 / full.max(1) as f64
     )
+}
+
+/// A halving search's `runs` with the epochs its plan trains them, for the budget and
+/// the estimate. Which trials reach a later rung is known only once the rung is cut, so
+/// the first trials of each bracket stand in for them: the epochs are the plan's, the
+/// steps those of the stand-ins' batch sizes.
+fn as_planned(experiment: &Experiment, runs: &[&Run]) -> Vec<Run> {
+    let (Some(search), Some(halving)) = (&experiment.search, experiment.halving()) else {
+        return runs.iter().map(|&r| r.clone()).collect();
+    };
+    let plans = halving.plans(search.trials);
+    let brackets: Vec<_> = plans.iter().map(|(b, _)| b.clone()).collect();
+    // Each trial's place among its bracket's trials.
+    let mut seen = vec![0; brackets.len()];
+    let place: Vec<(usize, usize)> = (0..search.trials)
+        .map(|t| {
+            let b = crate::search::halving::bracket_of(&brackets, t);
+            seen[b] += 1;
+            (b, seen[b] - 1)
+        })
+        .collect();
+    runs.iter()
+        .map(|&run| {
+            let mut run = run.clone();
+            if let Some(&(b, at)) = run.trial.and_then(|t| place.get(t)) {
+                let reached = plans[b].1.iter().take_while(|r| at < r.trials).last();
+                run.config.train.epochs = reached.map_or(0, |r| r.epochs);
+            }
+            run
+        })
+        .collect()
 }
 
 fn plural_trials(n: usize) -> String {
