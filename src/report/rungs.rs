@@ -76,7 +76,8 @@ pub enum TrialStatus {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TrialStanding {
     pub bracket: usize,
-    /// The last rung (among all rungs) it was scored at; `None` before its first.
+    /// The last rung (among all rungs) it was scored at, a failed trial's the rung it
+    /// failed on its way to; `None` before its first.
     pub rung: Option<usize>,
     pub status: TrialStatus,
 }
@@ -242,8 +243,9 @@ impl Standing {
                         }
                     }
                 };
+                // A failed trial is ranked (last) at the rung it failed on its way to.
                 let rung = match status {
-                    TrialStatus::Done => Some(level.rung),
+                    TrialStatus::Done | TrialStatus::Failed => Some(level.rung),
                     _ => rung,
                 };
                 return Some(TrialStanding {
@@ -326,6 +328,7 @@ mod tests {
         );
         assert_eq!(decision.ranking.last().unwrap().0, 5);
         assert_eq!(s.trial(5).unwrap().status, TrialStatus::Failed);
+        assert_eq!(s.trial(5).unwrap().rung, Some(0), "failed on its way to rung 0");
         assert_eq!(s.trial(0).unwrap().status, TrialStatus::Pruned);
         assert_eq!(s.trial(0).unwrap().rung, Some(0));
         // The promoted trials' four runs go on to epoch 3.
