@@ -328,7 +328,11 @@ mod tests {
         );
         assert_eq!(decision.ranking.last().unwrap().0, 5);
         assert_eq!(s.trial(5).unwrap().status, TrialStatus::Failed);
-        assert_eq!(s.trial(5).unwrap().rung, Some(0), "failed on its way to rung 0");
+        assert_eq!(
+            s.trial(5).unwrap().rung,
+            Some(0),
+            "failed on its way to rung 0"
+        );
         assert_eq!(s.trial(0).unwrap().status, TrialStatus::Pruned);
         assert_eq!(s.trial(0).unwrap().rung, Some(0));
         // The promoted trials' four runs go on to epoch 3.

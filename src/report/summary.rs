@@ -141,9 +141,14 @@ pub fn row(out: &Path, experiment: &Experiment, run: &Run, running: bool) -> Row
         Some(_) => layout::read_config(&dir).filter(|found| found.same_run_as(&run.config)),
         None => None,
     };
+    let full = experiment
+        .halving()
+        .map_or(run.config.train.epochs, |h| h.epochs);
     let (status, metrics, error) =
         match layout::read_state(&dir, asked.as_ref().unwrap_or(&run.config)) {
             _ if running => (Status::Running, Vec::new(), String::new()),
+            // Short of the last rung, a run waits for its rung's cut ([`collect`] knows).
+            RunState::Complete(m) if m.len() < full => (Status::Pending, m, String::new()),
             RunState::Complete(m) => (Status::Done, m, String::new()),
             RunState::Failed(e) => (Status::Failed, Vec::new(), e),
             RunState::OtherConfig(why) => (Status::Conflict, Vec::new(), why),
@@ -158,7 +163,8 @@ pub fn row(out: &Path, experiment: &Experiment, run: &Run, running: bool) -> Row
         };
     // device.txt and engine.txt are written before a run starts; a folder without them
     // (from before they existed) computed on the CPU with the kernels.
-    let recorded = matches!(status, Status::Done | Status::Failed | Status::Running);
+    let recorded =
+        matches!(status, Status::Done | Status::Failed | Status::Running) || !metrics.is_empty();
     Row {
         device: if recorded {
             layout::read_device(&dir)
