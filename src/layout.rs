@@ -346,11 +346,16 @@ pub fn read_config(dir: &Path) -> Option<RunConfig> {
 }
 
 /// Whether a run about to train with `config` keeps the folder's `metrics.csv` meanwhile:
-/// when it continues the same run to more epochs, those rows are its earlier rung's
-/// results, which a halving search ranks by. Fewer rows than `config`'s epochs never
+/// when the folder holds the same run, asked for no more epochs (a continuation, or a
+/// continuation killed and taken up again), its rows are the run's earlier rungs, which
+/// a halving search ranks by. Only fewer rows than `config`'s epochs are kept: they never
 /// read as complete, so a killed continuation cannot pass for a finished run.
 pub fn keeps_metrics(dir: &Path, config: &RunConfig) -> bool {
-    read_config(dir).is_some_and(|found| found.continues_to(config))
+    let same = read_config(dir).is_some_and(|found| {
+        found.same_run_as(config) && found.train.epochs <= config.train.epochs
+    });
+    same && crate::report::metrics::read(&dir.join(METRICS))
+        .is_ok_and(|m| m.len() < config.train.epochs)
 }
 
 fn has_results(dir: &Path) -> bool {
@@ -469,6 +474,42 @@ mod tests {
     }
 
     const METRICS_2: &str = "epoch,train_cost,test_cost,seconds\n1,0.5,0.4,1.0\n2,0.3,0.2,1.0\n";
+
+    #[test]
+    fn a_continuation_keeps_its_earlier_rows_even_when_killed_and_taken_up_again() {
+        let two = config(0.01);
+        let mut six = two.clone();
+        six.train.epochs = 6;
+        // Trained to 2, now asked for 6: the 2 rows stay while it goes on.
+        let dir = folder(&[("config.toml", &two.to_toml()), ("metrics.csv", METRICS_2)]);
+        assert!(keeps_metrics(dir.path(), &six));
+        // Killed once on the way: config.toml already says 6; the rows still stay.
+        std::fs::write(dir.path().join("config.toml"), six.to_toml()).unwrap();
+        assert!(keeps_metrics(dir.path(), &six));
+        // Rows as many as asked (a complete or damaged result) are never kept, nor another
+        // run's, nor rows of a run asked for fewer epochs.
+        assert!(!keeps_metrics(dir.path(), &two));
+        assert!(!keeps_metrics(dir.path(), &config(0.02)));
+        let mut one = two.clone();
+        one.train.epochs = 1;
+        assert!(!keeps_metrics(dir.path(), &one));
+    }
+
+    #[test]
+    fn a_rung_passed_by_a_run_trained_further_is_complete() {
+        let two = config(0.01);
+        let mut six = two.clone();
+        six.train.epochs = 6;
+        let dir = folder(&[("config.toml", &six.to_toml()), ("metrics.csv", METRICS_2)]);
+        assert!(matches!(read_rung_state(dir.path(), &two), RunState::Complete(m) if m.len() == 2));
+        // For a grid the same folder is another config's.
+        assert!(matches!(
+            read_state(dir.path(), &two),
+            RunState::OtherConfig(_)
+        ));
+        assert!(other_config(dir.path(), &two, true).is_none());
+        assert!(other_config(dir.path(), &two, false).is_some());
+    }
 
     #[test]
     fn complete_needs_every_epoch_finite_and_the_picture() {

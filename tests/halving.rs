@@ -364,3 +364,48 @@ fn a_filter_trains_its_share_and_does_not_wait_for_the_rest() {
     let pending = rows.iter().filter(|(_, s)| s == "pending").count();
     assert_eq!(pending, 18, "all wait for the cut: {rows:?}");
 }
+
+#[test]
+fn a_run_that_cannot_be_written_stops_the_search_instead_of_looping() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = experiment(dir.path(), "sh.toml", HALVING);
+    // A folder where the lock file should be: the run fails with no error.txt.
+    std::fs::create_dir_all(dir.path().join("res/sh/t0000_seed1/.lock/x")).unwrap();
+    let mut child = command(&[&exp, "--out", "res", "-q"], dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the search kept retrying a run it cannot write");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let log = text(&out.stderr);
+    assert_eq!(
+        log.matches("sh/t0000_seed1: cannot open the lock file")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(log.contains("failed here and left no error.txt"), "{log}");
+}
+
+#[test]
+fn force_with_shards_is_refused_for_a_halving_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = experiment(dir.path(), "sh.toml", HALVING);
+    let out = runner(
+        &[&exp, "--out", "res", "--force", "--shard", "0/2"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let log = text(&out.stderr);
+    assert!(log.contains("--force with --shard"), "{log}");
+    assert!(!dir.path().join("res/sh").exists(), "nothing was written");
+}

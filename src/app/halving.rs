@@ -30,6 +30,7 @@ pub(super) fn train(
     // --force retrains the first rungs from scratch; later rungs continue from them.
     let forced = session.opts.force;
     let mut first = true;
+    let mut failed_here: HashSet<String> = HashSet::new();
     loop {
         let under_way = if first && forced {
             first_rungs(experiment)
@@ -49,22 +50,25 @@ pub(super) fn train(
             .filter(|(_, (_, _, short))| *short)
             .map(|(run, _)| run.id.as_str())
             .collect();
-        let share: Vec<&Run> = selected
-            .runs_of(&level)
-            .into_iter()
-            .filter(|run| short.contains(run.id.as_str()))
-            .collect();
+        // A run that failed here without a record in its folder (no error.txt: the
+        // folder cannot be written) still reads as short: it is not tried again.
+        let open = |run: &&Run| short.contains(run.id.as_str()) && !failed_here.contains(&run.id);
+        let share: Vec<&Run> = selected.runs_of(&level).into_iter().filter(open).collect();
         // Its share done, a shard helps with the rest (a forced pass would train them
         // twice): a search never waits for a task still queued, cancelled or gone.
         let helping = share.is_empty() && selected.filter.is_none() && !(first && forced);
         let mine: Vec<&Run> = if helping {
-            level
-                .iter()
-                .filter(|run| short.contains(run.id.as_str()))
-                .collect()
+            level.iter().filter(open).collect()
         } else {
             share
         };
+        if mine.is_empty() && level.iter().any(|r| failed_here.contains(&r.id)) {
+            tracing::error!(
+                "{}: the next cut waits for runs that failed here and left no error.txt in their folders; fix what the errors say and run again",
+                experiment.name
+            );
+            break;
+        }
         if mine.is_empty() {
             tracing::info!(
                 "{}: the next cut waits for {} outside --filter; run again without --filter, or with a filter that selects them, to go on",
@@ -84,6 +88,7 @@ pub(super) fn train(
         let plan = schedule::plan(experiment, mine, &session.opts);
         session.opts.force = forced;
         let outcome = session.execute(&plan?)?;
+        failed_here.extend(outcome.failed.iter().map(|(id, _)| id.clone()));
         let progressed = outcome.completed + outcome.skipped + outcome.failed.len() > 0;
         add(&mut total, outcome);
         if total.cancelled || !total.conflicts.is_empty() {
@@ -117,6 +122,26 @@ fn add_failed_elsewhere(total: &mut Outcome, session: &Session, experiment: &Exp
         }
     }
     total.failed.sort();
+}
+
+/// Refuses `--force` with `--shard` for a halving search: each shard would force only
+/// its share of the first rungs, and one done early would cut them with the others' old
+/// results. One process forces them all, then the shards take up the later rungs.
+pub(super) fn check_force(
+    force: bool,
+    selected: &Selection,
+    experiments: &[Experiment],
+) -> anyhow::Result<()> {
+    let Some(experiment) = experiments.iter().find(|e| e.halving().is_some()) else {
+        return Ok(());
+    };
+    if force && selected.shard.is_some() {
+        return Err(crate::error::input_error(format!(
+            "--force with --shard: each shard of the halving search \"{}\" would retrain only its share of the first rungs and could cut them with the other shards' old results; run it once with --force and without --shard (or into a fresh --out), then the shards without --force",
+            experiment.name
+        )));
+    }
+    Ok(())
 }
 
 /// Every run at its bracket's first rung, as a forced search starts.

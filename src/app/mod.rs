@@ -135,6 +135,7 @@ fn train_all(
     experiments: &[Experiment],
     selected: &Selection,
 ) -> anyhow::Result<()> {
+    halving::check_force(session.opts.force, selected, experiments)?;
     let plans = experiments
         .iter()
         .map(|e| (selected.runs(e), e))

@@ -5,6 +5,7 @@
 //! [`halving::decide`], so they agree on every promotion without talking to each other;
 //! nothing here depends on who trained a run, when, or in what order.
 
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 
@@ -21,7 +22,9 @@ pub struct Standing {
     /// What each run of the experiment has done, in the experiment's order.
     pub runs: Vec<Reached>,
     /// Each trial's runs: a range of the experiment's runs (its seeds, its grid part).
-    pub trials: Vec<(usize, Range<usize>)>,
+    ranges: HashMap<usize, Range<usize>>,
+    /// Where each trial stands, by index: looked up once per summary row.
+    places: HashMap<usize, TrialStanding>,
 }
 
 /// One bracket: its rungs so far, the last one under way unless the bracket is over.
@@ -101,13 +104,15 @@ pub fn read_in(dir: &Path, experiment: &Experiment) -> Option<Standing> {
 
 /// What a run folder holds of `run`: nothing when it records another run.
 fn reached(dir: &Path, run: &Run) -> Reached {
-    match layout::read_config(dir) {
-        Some(found) if found.same_run_as(&run.config) => {}
+    let asked = match layout::read_config(dir) {
+        Some(found) if found.same_run_as(&run.config) => found.train.epochs,
         _ => return Reached::default(),
-    }
+    };
+    // Rows out of order, or more than its config asks, were edited or damaged: none
+    // count, as `layout::read_state` would train the run again.
     let metrics = metrics::read(&dir.join(layout::METRICS))
         .ok()
-        .filter(|m| m.iter().enumerate().all(|(i, e)| e.epoch == i + 1))
+        .filter(|m| m.len() <= asked && m.iter().enumerate().all(|(i, e)| e.epoch == i + 1))
         .unwrap_or_default();
     Reached {
         metrics,
@@ -136,7 +141,7 @@ pub fn stand(experiment: &Experiment, halving: Halving, runs: Vec<Reached>) -> S
         }
         Some(sum / range.len() as f64)
     };
-    let standing = brackets
+    let standing: Vec<BracketStanding> = brackets
         .iter()
         .map(|bracket| {
             let mut at: Vec<&(usize, Range<usize>)> = trials
@@ -164,7 +169,8 @@ pub fn stand(experiment: &Experiment, halving: Halving, runs: Vec<Reached>) -> S
                     .map(|(t, s)| (*t, s.unwrap_or(f64::NAN)))
                     .collect();
                 let decision = halving::decide(&known, halving.eta);
-                at.retain(|(t, _)| decision.promoted().iter().any(|(p, _)| p == t));
+                let promoted: HashSet<usize> = decision.promoted().iter().map(|p| p.0).collect();
+                at.retain(|(t, _)| promoted.contains(t));
                 level.decision = Some(decision);
                 levels.push(level);
             }
@@ -174,11 +180,51 @@ pub fn stand(experiment: &Experiment, halving: Halving, runs: Vec<Reached>) -> S
             }
         })
         .collect();
+    let places = places(&standing);
     Standing {
         brackets: standing,
         runs,
-        trials,
+        ranges: trials.into_iter().collect(),
+        places,
     }
+}
+
+/// Each trial's standing, from the last rung it appears at: scored and cut below
+/// (pruned), scored at its bracket's last rung (done), NaN (failed), else open.
+fn places(brackets: &[BracketStanding]) -> HashMap<usize, TrialStanding> {
+    let mut out: HashMap<usize, TrialStanding> = HashMap::new();
+    for b in brackets {
+        let last = b.bracket.rungs.len();
+        for (i, level) in b.levels.iter().enumerate() {
+            let promoted: HashSet<usize> = level
+                .decision
+                .iter()
+                .flat_map(|d| d.promoted().iter().map(|p| p.0))
+                .collect();
+            for &(trial, score) in &level.scores {
+                let before = out.get(&trial).and_then(|p| p.rung);
+                let (status, rung) = match score {
+                    None => (TrialStatus::Open, before),
+                    // Ranked (last) at the rung it failed on its way to.
+                    Some(s) if s.is_nan() => (TrialStatus::Failed, Some(level.rung)),
+                    Some(_) if i + 1 == last => (TrialStatus::Done, Some(level.rung)),
+                    Some(_) if level.decision.is_some() && !promoted.contains(&trial) => {
+                        (TrialStatus::Pruned, Some(level.rung))
+                    }
+                    Some(_) => (TrialStatus::Open, Some(level.rung)),
+                };
+                out.insert(
+                    trial,
+                    TrialStanding {
+                        bracket: b.bracket.index,
+                        rung,
+                        status,
+                    },
+                );
+            }
+        }
+    }
+    out
 }
 
 /// Each trial with the range of its runs: the experiment lists a trial's runs together.
@@ -218,44 +264,12 @@ impl Standing {
     }
 
     fn runs_of(&self, trial: usize) -> Range<usize> {
-        self.trials
-            .iter()
-            .find(|(t, _)| *t == trial)
-            .map_or(0..0, |(_, r)| r.clone())
+        self.ranges.get(&trial).cloned().unwrap_or(0..0)
     }
 
     /// Where trial `trial` stands.
     pub fn trial(&self, trial: usize) -> Option<TrialStanding> {
-        self.brackets.iter().find_map(|b| {
-            let mut rung = None;
-            for (i, level) in b.levels.iter().enumerate() {
-                let (_, score) = level.scores.iter().find(|(t, _)| *t == trial)?;
-                let status = match score {
-                    None => TrialStatus::Open,
-                    Some(s) if s.is_nan() => TrialStatus::Failed,
-                    Some(_) if i + 1 == b.bracket.rungs.len() => TrialStatus::Done,
-                    Some(_) => {
-                        rung = Some(level.rung);
-                        match &level.decision {
-                            Some(d) if d.promoted().iter().any(|(t, _)| *t == trial) => continue,
-                            Some(_) => TrialStatus::Pruned,
-                            None => TrialStatus::Open,
-                        }
-                    }
-                };
-                // A failed trial is ranked (last) at the rung it failed on its way to.
-                let rung = match status {
-                    TrialStatus::Done | TrialStatus::Failed => Some(level.rung),
-                    _ => rung,
-                };
-                return Some(TrialStanding {
-                    bracket: b.bracket.index,
-                    rung,
-                    status,
-                });
-            }
-            None
-        })
+        self.places.get(&trial).copied()
     }
 }
 

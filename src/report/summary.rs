@@ -127,6 +127,8 @@ fn place_in_search(row: &mut Row, standing: &rungs::Standing, i: usize) {
         // A trial fails with any of its runs; the others stop with it.
         TrialStatus::Failed if reached.failed => Status::Failed,
         TrialStatus::Failed => Status::Pruned,
+        // Failed for good while a sibling seed still trains: it is not trained again.
+        TrialStatus::Open if reached.failed => Status::Failed,
         TrialStatus::Open if row.status == Status::Running => Status::Running,
         TrialStatus::Open => Status::Pending,
     };

@@ -482,6 +482,19 @@ fn state_of(experiment: &Experiment, dir: &Path, run: &Run) -> RunState {
 /// Another process holds the run: a conflict if it writes another config there.
 fn busy(shared: &Shared, run: &Run, dir: &Path, who: String) -> Ended {
     let rungs = shared.plan.experiment.halving().is_some();
+    // Promoted past this rung and trained further by the other: nothing to wait for.
+    if rungs
+        && matches!(
+            state_of(shared.plan.experiment, dir, run),
+            RunState::Complete(_)
+        )
+    {
+        shared
+            .reporter
+            .skipped_runs(std::iter::once(run.id.as_str()));
+        shared.feed.ended(run, None);
+        return Ended::DoneElsewhere;
+    }
     match layout::other_config(dir, &run.config, rungs) {
         Some(why) => Ended::Conflict(format!(
             "{who} is writing another config into its folder: {why}"
