@@ -24,8 +24,8 @@ SETTINGS = {
 }
 
 SUMMARY = {
-    "experiment": TEXT, "run_id": TEXT, "configuration": TEXT, **SETTINGS,
-    "status": TEXT, "device": TEXT, "engine": TEXT, "epochs_done": INT,
+    "experiment": TEXT, "run_id": TEXT, "configuration": TEXT, "trial": INT, **SETTINGS,
+    "status": TEXT, "device": TEXT, "engine": TEXT, "rung": INT, "epochs_done": INT,
     "final_train_cost": FLOAT, "final_test_cost": FLOAT, "final_test_cost_clean": FLOAT,
     "best_train_cost": FLOAT, "best_train_epoch": INT,
     "best_test_cost": FLOAT, "best_test_epoch": INT,

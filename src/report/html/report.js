@@ -663,7 +663,9 @@
       s.epochs_spent + " of the " + s.epochs_full + " a full search would take" + spent + ".");
     var best = s.trials.filter(function (t) { return t.trial === s.best; })[0];
     if (best) {
-      var parts = best.values.map(function (v) { return v[0] + " = " + (typeof v[1] === "number" ? fmt(v[1]) : v[1]); });
+      // A whole number (a batch size) as itself, not 123.00.
+      var value = function (x) { return Number.isInteger(x) ? String(x) : fmt(x); };
+      var parts = best.values.map(function (v) { return v[0] + " = " + (typeof v[1] === "number" ? value(v[1]) : v[1]); });
       body.appendChild(el("p", { class: "best" }, [
         "Best trial: #" + best.trial + ", " + s.metric + " " + fmt(best.metric) + " after " +
         plural(best.epochs_done, "epoch") + (parts.length ? "; " + parts.join(", ") : ""),
