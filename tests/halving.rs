@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{command, costs, ok, runner, summary_without_seconds, text};
@@ -338,14 +338,10 @@ fn hyperband_brackets_follow_li_et_al_and_shards_agree() {
     assert_eq!(done, (2 + 4) * 2, "{reference}");
 }
 
-#[test]
-fn a_filter_trains_its_share_and_does_not_wait_for_the_rest() {
-    let dir = tempfile::tempdir().unwrap();
-    let exp = experiment(dir.path(), "sh.toml", HALVING);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["--data-dir", common::data_dir().to_str().unwrap()])
-        .args([exp.as_str(), "--out", "res", "--filter", "t0004"])
-        .current_dir(dir.path())
+/// Runs the binary and returns its output, failing with `hang` (and killing it) when it
+/// has not ended within two minutes: what is tested is that it does not wait or loop.
+fn ended_within(args: &[&str], dir: &Path, hang: &str) -> std::process::Output {
+    let mut child = command(args, dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -354,11 +350,23 @@ fn a_filter_trains_its_share_and_does_not_wait_for_the_rest() {
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
             child.kill().unwrap();
-            panic!("--filter waited for runs outside it");
+            panic!("{hang}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let log = ok(&child.wait_with_output().unwrap());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_filter_trains_its_share_and_does_not_wait_for_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = experiment(dir.path(), "sh.toml", HALVING);
+    let out = ended_within(
+        &[&exp, "--out", "res", "--filter", "t0004"],
+        dir.path(),
+        "--filter waited for runs outside it",
+    );
+    let log = ok(&out);
     assert!(log.contains("outside --filter"), "{log}");
     let rows = statuses(&summary(dir.path(), "res"));
     let pending = rows.iter().filter(|(_, s)| s == "pending").count();
@@ -371,20 +379,11 @@ fn a_run_that_cannot_be_written_stops_the_search_instead_of_looping() {
     let exp = experiment(dir.path(), "sh.toml", HALVING);
     // A folder where the lock file should be: the run fails with no error.txt.
     std::fs::create_dir_all(dir.path().join("res/sh/t0000_seed1/.lock/x")).unwrap();
-    let mut child = command(&[&exp, "--out", "res", "-q"], dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("the search kept retrying a run it cannot write");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = ended_within(
+        &[&exp, "--out", "res", "-q"],
+        dir.path(),
+        "the search kept retrying a run it cannot write",
+    );
     assert_eq!(out.status.code(), Some(1));
     let log = text(&out.stderr);
     assert_eq!(
