@@ -322,12 +322,12 @@ pub fn read_rung_state(dir: &Path, config: &RunConfig) -> RunState {
         return state;
     };
     let asked = config.train.epochs;
-    match read_config(dir) {
-        Some(found) if found.same_run_as(config) && found.train.epochs > asked => {}
+    match read_same_run(dir, config) {
+        Some(found) if found.train.epochs > asked => {}
         _ => return state,
     }
     match crate::report::metrics::read(&dir.join(METRICS)) {
-        Ok(m) if m.len() >= asked && m.iter().enumerate().all(|(i, e)| e.epoch == i + 1) => {
+        Ok(m) if m.len() >= asked && crate::report::metrics::numbered(&m) => {
             RunState::Complete(m[..asked].to_vec())
         }
         _ => match std::fs::read_to_string(dir.join(ERROR)) {
@@ -337,12 +337,15 @@ pub fn read_rung_state(dir: &Path, config: &RunConfig) -> RunState {
     }
 }
 
-/// The config a run folder records, if it has one that parses.
-pub fn read_config(dir: &Path) -> Option<RunConfig> {
+/// The config a run folder records when it is `config`'s run, for as many epochs as it
+/// was last asked (a halving search's rung, a continuation); `None` for another run's
+/// folder, or one without a config that parses.
+pub fn read_same_run(dir: &Path, config: &RunConfig) -> Option<RunConfig> {
     let text = std::fs::read_to_string(dir.join(CONFIG)).ok()?;
     toml::from_str::<RunConfig>(&text)
         .ok()
         .map(RunConfig::normalized)
+        .filter(|found| found.same_run_as(config))
 }
 
 /// Whether a run about to train with `config` keeps the folder's `metrics.csv` meanwhile:
@@ -351,9 +354,7 @@ pub fn read_config(dir: &Path) -> Option<RunConfig> {
 /// a halving search ranks by. Only fewer rows than `config`'s epochs are kept: they never
 /// read as complete, so a killed continuation cannot pass for a finished run.
 pub fn keeps_metrics(dir: &Path, config: &RunConfig) -> bool {
-    let same = read_config(dir).is_some_and(|found| {
-        found.same_run_as(config) && found.train.epochs <= config.train.epochs
-    });
+    let same = read_same_run(dir, config).is_some_and(|f| f.train.epochs <= config.train.epochs);
     same && crate::report::metrics::read(&dir.join(METRICS))
         .is_ok_and(|m| m.len() < config.train.epochs)
 }

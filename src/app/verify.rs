@@ -95,7 +95,7 @@ fn as_trained(committed: &std::path::Path, experiment: &Experiment) -> Experimen
     search.halving = None;
     for run in &mut plain.runs {
         let dir = layout::run_dir(committed, &experiment.name, &run.id);
-        if let Some(found) = layout::read_config(&dir).filter(|f| f.same_run_as(&run.config)) {
+        if let Some(found) = layout::read_same_run(&dir, &run.config) {
             run.config.train.epochs = found.train.epochs;
         }
     }

@@ -56,6 +56,12 @@ pub fn cost_named(name: &str) -> Option<Cost> {
     COSTS.iter().copied().find(|c| c.name == name)
 }
 
+/// Whether the rows are epochs 1, 2, 3, ... in order, as training writes them: rows
+/// otherwise were edited or damaged.
+pub fn numbered(rows: &[EpochMetrics]) -> bool {
+    rows.iter().enumerate().all(|(i, m)| m.epoch == i + 1)
+}
+
 pub const HEADER: &str = "epoch,train_cost,test_cost,test_cost_clean,seconds";
 
 /// The file's text. Costs use f32's shortest round-trip decimal form, so parsing them

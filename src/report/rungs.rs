@@ -104,15 +104,14 @@ pub fn read_in(dir: &Path, experiment: &Experiment) -> Option<Standing> {
 
 /// What a run folder holds of `run`: nothing when it records another run.
 fn reached(dir: &Path, run: &Run) -> Reached {
-    let asked = match layout::read_config(dir) {
-        Some(found) if found.same_run_as(&run.config) => found.train.epochs,
-        _ => return Reached::default(),
+    let Some(asked) = layout::read_same_run(dir, &run.config).map(|c| c.train.epochs) else {
+        return Reached::default();
     };
     // Rows out of order, or more than its config asks, were edited or damaged: none
     // count, as `layout::read_state` would train the run again.
     let metrics = metrics::read(&dir.join(layout::METRICS))
         .ok()
-        .filter(|m| m.len() <= asked && m.iter().enumerate().all(|(i, e)| e.epoch == i + 1))
+        .filter(|m| m.len() <= asked && metrics::numbered(m))
         .unwrap_or_default();
     Reached {
         metrics,

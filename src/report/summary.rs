@@ -140,7 +140,7 @@ pub fn row(out: &Path, experiment: &Experiment, run: &Run, running: bool) -> Row
     let dir = layout::run_dir(out, &experiment.name, &run.id);
     // A halving search's run is judged at the epochs its folder was last asked for.
     let asked = match experiment.halving() {
-        Some(_) => layout::read_config(&dir).filter(|found| found.same_run_as(&run.config)),
+        Some(_) => layout::read_same_run(&dir, &run.config),
         None => None,
     };
     let full = experiment
