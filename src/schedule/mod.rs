@@ -74,13 +74,21 @@ impl Checkpoints {
         }
     }
 
-    /// Whether the finished runs of `experiment` keep theirs.
-    pub fn keep(self, experiment: &Experiment) -> bool {
-        match self {
-            Checkpoints::Keep => true,
-            Checkpoints::Drop => false,
-            Checkpoints::Auto => experiment.search.is_some() || experiment.runs.len() <= KEEP_UP_TO,
-        }
+    /// Whether `run` of `experiment` keeps its checkpoint once finished. In a halving
+    /// search, a run short of the last rung always does: its trial may be promoted, now
+    /// or when the search grows.
+    pub fn keep(self, experiment: &Experiment, run: &Run) -> bool {
+        let below_last_rung = experiment
+            .halving()
+            .is_some_and(|h| run.config.train.epochs < h.epochs);
+        below_last_rung
+            || match self {
+                Checkpoints::Keep => true,
+                Checkpoints::Drop => false,
+                Checkpoints::Auto => {
+                    experiment.search.is_some() || experiment.runs.len() <= KEEP_UP_TO
+                }
+            }
     }
 }
 
@@ -458,11 +466,7 @@ fn claim<'l>(
             .is_some_and(|planned| layout::stamp(dir) != *planned);
     match state_of(shared.plan.experiment, dir, run) {
         RunState::Complete(_) if !shared.opts.force || forced_elsewhere => {
-            shared
-                .reporter
-                .skipped_runs(std::iter::once(run.id.as_str()));
-            shared.feed.ended(run, None);
-            Err(Ended::DoneElsewhere)
+            Err(done_elsewhere(shared, run))
         }
         RunState::OtherConfig(why) if !shared.opts.force => Err(Ended::Conflict(why)),
         _ => Ok(guard),
@@ -479,6 +483,15 @@ fn state_of(experiment: &Experiment, dir: &Path, run: &Run) -> RunState {
     }
 }
 
+/// A run found complete once it was reached: shown and summarized as skipped.
+fn done_elsewhere(shared: &Shared, run: &Run) -> Ended {
+    shared
+        .reporter
+        .skipped_runs(std::iter::once(run.id.as_str()));
+    shared.feed.ended(run, None);
+    Ended::DoneElsewhere
+}
+
 /// Another process holds the run: a conflict if it writes another config there.
 fn busy(shared: &Shared, run: &Run, dir: &Path, who: String) -> Ended {
     let rungs = shared.plan.experiment.halving().is_some();
@@ -489,11 +502,7 @@ fn busy(shared: &Shared, run: &Run, dir: &Path, who: String) -> Ended {
             RunState::Complete(_)
         )
     {
-        shared
-            .reporter
-            .skipped_runs(std::iter::once(run.id.as_str()));
-        shared.feed.ended(run, None);
-        return Ended::DoneElsewhere;
+        return done_elsewhere(shared, run);
     }
     match layout::other_config(dir, &run.config, rungs) {
         Some(why) => Ended::Conflict(format!(
@@ -590,7 +599,7 @@ fn run_one(shared: &Shared, run: &Run, slot: Slot, dir: &Path) -> Result<(), Str
             threads: &threads,
         };
         train::run_on(slot, &run.config, &dataset, dir, &hooks)?;
-        if !keeps_checkpoint(shared.opts, shared.plan.experiment, run) {
+        if !shared.opts.checkpoints.keep(shared.plan.experiment, run) {
             remove_if_present(&dir.join(layout::CHECKPOINT))?;
         }
         Ok(())
@@ -607,15 +616,6 @@ fn run_one(shared: &Shared, run: &Run, slot: Slot, dir: &Path) -> Result<(), Str
         Ok(()) => Err(error),
         Err(e) => Err(format!("{error} (and no error.txt: {e:#})")),
     }
-}
-
-/// Whether a finished run keeps its checkpoint. In a halving search, a run short of
-/// the last rung always does: its trial may be promoted, now or when the search grows.
-fn keeps_checkpoint(opts: &Options, experiment: &Experiment, run: &Run) -> bool {
-    let below_last_rung = experiment
-        .halving()
-        .is_some_and(|h| run.config.train.epochs < h.epochs);
-    below_last_rung || opts.checkpoints.keep(experiment)
 }
 
 /// Clears what an earlier attempt left and records the resolved config first, so the
