@@ -103,16 +103,7 @@ fn as_planned(experiment: &Experiment, runs: &[&Run]) -> Vec<Run> {
         return runs.iter().map(|&r| r.clone()).collect();
     };
     let plans = halving.plans(search.trials);
-    let brackets: Vec<_> = plans.iter().map(|(b, _)| b.clone()).collect();
-    // Each trial's place among its bracket's trials.
-    let mut seen = vec![0; brackets.len()];
-    let place: Vec<(usize, usize)> = (0..search.trials)
-        .map(|t| {
-            let b = crate::search::halving::bracket_of(&brackets, t);
-            seen[b] += 1;
-            (b, seen[b] - 1)
-        })
-        .collect();
+    let place = halving.places(search.trials);
     runs.iter()
         .map(|&run| {
             let mut run = run.clone();

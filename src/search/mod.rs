@@ -51,13 +51,27 @@ impl Halving {
         halving::rungs(self.min_epochs, self.epochs, self.eta)
     }
 
+    /// Each of the first `trials` trials' bracket and its place among that bracket's
+    /// trials (0 its first).
+    pub fn places(&self, trials: usize) -> Vec<(usize, usize)> {
+        let brackets = self.brackets();
+        let mut seen = vec![0; brackets.len()];
+        (0..trials)
+            .map(|t| {
+                let b = halving::bracket_of(&brackets, t);
+                seen[b] += 1;
+                (b, seen[b] - 1)
+            })
+            .collect()
+    }
+
     /// What each bracket does with its share of `trials` trials when none fails: the
     /// trials reaching each rung.
     pub fn plans(&self, trials: usize) -> Vec<(halving::Bracket, Vec<halving::RungPlan>)> {
         let brackets = self.brackets();
         let mut counts = vec![0; brackets.len()];
-        for trial in 0..trials {
-            counts[halving::bracket_of(&brackets, trial)] += 1;
+        for (bracket, _) in self.places(trials) {
+            counts[bracket] += 1;
         }
         brackets
             .into_iter()
