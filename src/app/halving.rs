@@ -31,11 +31,15 @@ pub(super) fn train(
     let forced = session.opts.force;
     let mut first = true;
     let mut failed_here: HashSet<String> = HashSet::new();
+    // The last standing read: at the end it holds the failures to report.
+    let mut standing = None;
     loop {
-        let under_way = if first && forced {
+        let forcing = first && forced;
+        let under_way = if forcing {
             first_rungs(experiment)
         } else {
-            rungs::read(&session.opts.out, experiment).map_or_else(Vec::new, |s| s.under_way())
+            standing = rungs::read(&session.opts.out, experiment);
+            standing.as_ref().map_or_else(Vec::new, |s| s.under_way())
         };
         if under_way.is_empty() {
             break;
@@ -56,7 +60,7 @@ pub(super) fn train(
         let share: Vec<&Run> = selected.runs_of(&level).into_iter().filter(open).collect();
         // Its share done, a shard helps with the rest (a forced pass would train them
         // twice): a search never waits for a task still queued, cancelled or gone.
-        let helping = share.is_empty() && selected.filter.is_none() && !(first && forced);
+        let helping = share.is_empty() && selected.filter.is_none() && !forcing;
         let mine: Vec<&Run> = if helping {
             level.iter().filter(open).collect()
         } else {
@@ -84,7 +88,7 @@ pub(super) fn train(
                 named(&level, &short)
             );
         }
-        session.opts.force = first && forced;
+        session.opts.force = forcing;
         let plan = schedule::plan(experiment, mine, &session.opts);
         session.opts.force = forced;
         let outcome = session.execute(&plan?)?;
@@ -102,19 +106,24 @@ pub(super) fn train(
             return Ok(total);
         }
     }
-    add_failed_elsewhere(&mut total, session, experiment);
+    if let Some(standing) = standing {
+        add_failed_elsewhere(&mut total, session, experiment, &standing);
+    }
     Ok(total)
 }
 
 /// Failed runs stay failed in a halving search (a rung was cut with them ranked last, and
 /// retraining them could change that cut after the fact), so a rerun, or a process whose
 /// share had none, reports the failures its folders hold, as a grid's rerun would.
-fn add_failed_elsewhere(total: &mut Outcome, session: &Session, experiment: &Experiment) {
-    let Some(standing) = rungs::read(&session.opts.out, experiment) else {
-        return;
-    };
+fn add_failed_elsewhere(
+    total: &mut Outcome,
+    session: &Session,
+    experiment: &Experiment,
+    standing: &rungs::Standing,
+) {
+    let known: HashSet<String> = total.failed.iter().map(|(id, _)| id.clone()).collect();
     for (run, reached) in experiment.runs.iter().zip(&standing.runs) {
-        if reached.failed && !total.failed.iter().any(|(id, _)| *id == run.id) {
+        if reached.failed && !known.contains(&run.id) {
             let dir = crate::layout::run_dir(&session.opts.out, &experiment.name, &run.id);
             let error = std::fs::read_to_string(dir.join(crate::layout::ERROR)).unwrap_or_default();
             let first = error.lines().next().unwrap_or("failed").to_string();
