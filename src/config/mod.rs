@@ -176,6 +176,15 @@ pub fn load(path: &Path, overrides: &[String]) -> anyhow::Result<Experiment> {
     expand::expand(parse::parse(path, overrides)?)
 }
 
+/// What to say of an unknown `word`: the likely typo it is of, else every candidate
+/// after `listing` ("valid keys here").
+pub fn hint(word: &str, candidates: &[&str], listing: &str) -> String {
+    match suggest(word, candidates.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!("{listing}: {}", candidates.join(", ")),
+    }
+}
+
 /// The candidate closest to `word`, if it is close enough to be a likely typo.
 pub fn suggest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates

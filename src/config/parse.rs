@@ -418,10 +418,7 @@ fn check_known_excluding(
         if !also.is_empty() {
             candidates.push(also);
         }
-        let hint = match super::suggest(key, candidates.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!("valid keys here: {}", candidates.join(", ")),
-        };
+        let hint = super::hint(key, &candidates, "valid keys here");
         return Err(bad(
             source,
             &at.key(key),

@@ -146,10 +146,7 @@ fn read_space(
         });
     }
     if let Some(unknown) = space.keys().find(|k| !keys.contains(&k.as_str())) {
-        let hint = match super::suggest(unknown, keys.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!("settings that can be sampled: {}", keys.join(", ")),
-        };
+        let hint = super::hint(unknown, &keys, "settings that can be sampled");
         return Err(bad(
             source,
             &at.key(unknown),
